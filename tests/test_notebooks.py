@@ -1,0 +1,112 @@
+"""Hygiene of every notebook: format, execution order, skeleton, badges, setup cell, README.
+
+nbval (make nbval) checks that the notebooks run; these tests check how they were committed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import sync_notebooks  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# Paths of an author's machine that must not appear in a committed output.
+MACHINE_PATH = re.compile(r"(/home/|/root/|/work/|/Users/|/tmp/|/private/var/|[A-Z]:\\\\Users)")
+
+
+def _cells(path, kind):
+    nb = nbformat.read(path, as_version=4)
+    return [c for c in nb.cells if c.cell_type == kind]
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2, "expected the course's notebooks in notebooks/"
+
+
+def test_numbers_are_consecutive():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_valid_nbformat_with_one_python_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    spec = nb.metadata.get("kernelspec", {})
+    assert spec.get("name") == "python3" and spec.get("language") == "python"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_without_errors(path):
+    code = _cells(path, "code")
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"re-execute {path.name} top to bottom"
+    for cell in code:
+        for output in cell.outputs:
+            assert output.output_type != "error", f"{path.name} has a stored error: {output.ename}"
+            if output.output_type == "stream":
+                assert output.name != "stderr" or "Traceback" not in output.text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_machine_paths_in_outputs(path):
+    text = json.dumps([c.outputs for c in _cells(path, "code")])
+    found = MACHINE_PATH.search(text)
+    where = text[found.start():][:60] if found else ""
+    assert not found, f"{path.name} shows a path of the author's machine: …{where}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_title_cell_follows_the_skeleton(path):
+    title = _cells(path, "markdown")[0].source
+    number = path.name[:2]
+    assert re.search(rf"^# {number} · .+", title, re.M), "title line '# NN · Title'"
+    assert "colab-badge.svg" in title and "mybinder.org/badge_logo.svg" in title
+    for part in ("**Question:**", "**You will learn**", "**Time to run:**"):
+        assert part in title, f"{path.name}: title cell lacks {part}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_comes_first(path):
+    setup = _cells(path, "code")[0].source
+    assert setup.startswith(sync_notebooks.SETUP_START)
+    assert "google.colab" in setup and "manual_seed" in setup, "setup: Colab install, then seeds"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_ends_with_check_yourself_and_takeaways(path):
+    headings = [line for c in _cells(path, "markdown") for line in c.source.splitlines()
+                if line.startswith("## ")]
+    assert any(h.startswith("## Check yourself") for h in headings)
+    assert headings[-1].startswith("## Takeaways"), f"{path.name}: last section is Takeaways"
+    last = _cells(path, "markdown")[-1].source
+    index = NOTEBOOKS.index(path)
+    if index + 1 < len(NOTEBOOKS):
+        assert NOTEBOOKS[index + 1].name in last, "the last cell links to the next notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_listed_in_readme(path):
+    assert f"(notebooks/{path.name})" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_badges_setup_cells_and_readme_table_are_in_sync():
+    changes = sync_notebooks.drifted()
+    names = [str(p.relative_to(ROOT)) for p in changes]
+    assert not changes, f"out of sync (run python tools/sync_notebooks.py): {names}"
+
+
+def test_badges_point_at_the_repository_in_pyproject():
+    repo = sync_notebooks.repository_url()
+    for path in NOTEBOOKS:
+        title = _cells(path, "markdown")[0].source
+        assert sync_notebooks.colab_url(repo, path) in title
+        assert sync_notebooks.binder_url(repo, path) in title

@@ -1,0 +1,64 @@
+"""Create a new notebook with the course's skeleton, ready to fill in.
+
+    python tools/new_notebook.py 06 "Some title" "The question it answers?"
+
+It writes notebooks/NN_some_title.ipynb with the title cell (badges written by sync_notebooks.py),
+the setup cell, one section, "Check yourself" and "Takeaways" (see DESIGN.md for the skeleton).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import sync_notebooks
+
+TITLE = """# {number} · {title}
+
+{badges_start}
+{badges_end}
+
+**Question:** {question}
+
+Why it matters, in two sentences.
+
+**You will learn**
+- …
+
+**Time to run:** about 10 s on a 2-core CPU."""
+
+SETUP = """import torch
+
+torch.manual_seed(0)"""
+
+
+def main(number: str, title: str, question: str) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+    path = sync_notebooks.NOTEBOOKS / f"{number}_{slug}.ipynb"
+    if path.exists():
+        raise SystemExit(f"{path.name} exists already")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3", "language": "python", "name": "python3"
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(TITLE.format(
+            number=number, title=title, question=question,
+            badges_start=sync_notebooks.BADGES_START, badges_end=sync_notebooks.BADGES_END)),
+        nbformat.v4.new_code_cell(SETUP),
+        nbformat.v4.new_markdown_cell("## 1. First section\n\nProse, then code, then a check."),
+        nbformat.v4.new_markdown_cell("## Check yourself"),
+        nbformat.v4.new_markdown_cell("## Takeaways\n\n- …\n\nNext: …"),
+    ]
+    nbformat.write(nb, path)
+    sync_notebooks.main([])
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    print(main(*sys.argv[1:]))
