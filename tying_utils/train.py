@@ -49,6 +49,8 @@ class RunConfig:
     steps: int = 2000
     lr: float = 1e-3
     batch: tuple[int, ...] = (2, 3)  # the shape of the token batch, the blog's (2, 3)
+    data_seed: int | None = None  # None: seed s trains on the data of seed s; an int: every seed
+    # trains on that seed's batch (the blog's script always draws the data of seed 0)
 
     def __post_init__(self):
         for name, allowed in (("task", TASKS), ("loss", LOSSES), ("init", INITS)):
@@ -65,6 +67,16 @@ class RunConfig:
         if not batch or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in batch):
             raise ValueError(f"batch must be a shape of whole numbers >= 1, got {self.batch!r}.")
         object.__setattr__(self, "batch", batch)
+        data_seed = self.data_seed
+        if data_seed is not None and (
+            isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0
+        ):
+            raise ValueError(f"data_seed must be None or a whole number >= 0, got {data_seed!r}.")
+
+    def batch_of(self, seed: int):
+        """The (inputs, targets) that seed `seed` trains on."""
+        data_seed = seed if self.data_seed is None else self.data_seed
+        return make_batch(self.task, self.vocab, data_seed, self.batch)
 
 
 @dataclass
@@ -112,7 +124,7 @@ def loss_of(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Ten
 
 def train_pair(config: RunConfig, seed: int, dtype: torch.dtype = torch.float32) -> PairRun:
     """The blog's loop for one seed: both variants, Adam, the loss of every forward pass."""
-    inputs, targets = make_batch(config.task, config.vocab, seed, config.batch)
+    inputs, targets = config.batch_of(seed)
     models = {v: build_model(config, seed, tied=(v == "tied"), dtype=dtype) for v in VARIANTS}
     optimizers = {v: torch.optim.Adam(models[v].parameters(), lr=config.lr) for v in VARIANTS}
     losses = {v: np.empty(config.steps) for v in VARIANTS}
@@ -149,7 +161,7 @@ def train_many(
     E0 = torch.stack([m.embedding.weight.detach() for m in models])
     W0 = torch.stack([m.head.weight.detach() for m in models])
     b0 = torch.stack([m.head.bias.detach() for m in models])
-    batches = [make_batch(config.task, vocab, s, config.batch) for s in seeds]
+    batches = [config.batch_of(s) for s in seeds]
     inputs = torch.stack([x.reshape(-1) for x, _ in batches]).repeat(2, 1)  # (2n, tokens)
     targets = torch.stack([y.reshape(-1) for _, y in batches]).repeat(2, 1)
     tokens = inputs.shape[1]
@@ -243,9 +255,11 @@ def _views(flat: torch.Tensor, vocab: int, dim: int):
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if isinstance(seeds, int):
         _check_count("seeds", seeds, low=1)
         return list(range(seeds))
+    if isinstance(seeds, str) or not isinstance(seeds, Sequence | np.ndarray):
+        raise ValueError(f"seeds must be a count or a list of seeds, got {seeds!r}.")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed, got none.")

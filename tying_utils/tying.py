@@ -31,7 +31,7 @@ def tie(embedding: nn.Embedding, head: nn.Linear) -> nn.Parameter:
     """
     if not isinstance(embedding, nn.Embedding) or not isinstance(head, nn.Linear):
         raise ValueError(
-            f"tie() needs an nn.Embedding and an nn.Linear, got {type(embedding).__name__} "
+            f"tie() needs an nn.Embedding, then an nn.Linear, got {type(embedding).__name__} "
             f"and {type(head).__name__}."
         )
     emb_shape, head_shape = tuple(embedding.weight.shape), tuple(head.weight.shape)
@@ -60,6 +60,7 @@ def untie(module: nn.Module, name: str = "weight") -> nn.Parameter:
     values; from then on the two names train separately. An optimizer built before `untie` still
     holds the old Parameter: build a new one.
     """
+    _require_module(module, "untie")
     owner, attr = _resolve(module, name)
     old = getattr(owner, attr)
     new = nn.Parameter(old.detach().clone(), requires_grad=old.requires_grad)
@@ -74,6 +75,7 @@ def tied_groups(model: nn.Module) -> list[list[str]]:
     memory: same storage, same first element, and the same elements reached (a transpose counts).
     Identity alone misses ties made with `.data` or by wrapping one tensor in two `nn.Parameter`s.
     """
+    _require_module(model, "tied_groups")
     groups: dict[tuple, list[str]] = {}
     for name, param in model.named_parameters(remove_duplicate=False):
         if param.numel() == 0:
@@ -84,6 +86,7 @@ def tied_groups(model: nn.Module) -> list[list[str]]:
 
 def assert_tied(model: nn.Module, *names: str) -> None:
     """Raise `AssertionError` unless all `names` (two or more) share one matrix in `model`."""
+    _require_module(model, "assert_tied")
     if len(names) < 2:
         raise ValueError(f"assert_tied() needs at least two parameter names, got {len(names)}.")
     params = dict(model.named_parameters(remove_duplicate=False))
@@ -126,6 +129,7 @@ def count_parameters(model: nn.Module) -> ParameterCount:
     `sum(p.numel() for p in model.parameters())` deduplicates by object identity only, so it
     counts a `.data` alias twice; `unique` here deduplicates by memory.
     """
+    _require_module(model, "count_parameters")
     seen: dict[tuple, int] = {}
     per_name = 0
     for _, param in model.named_parameters(remove_duplicate=False):
@@ -145,6 +149,11 @@ def _memory_key(tensor: torch.Tensor) -> tuple:
     return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), layout)
 
 
+def _require_module(model, function: str) -> None:
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"{function}() needs an nn.Module, got {type(model).__name__}.")
+
+
 def _resolve(module: nn.Module, name: str) -> tuple[nn.Module, str]:
     params = dict(module.named_parameters(remove_duplicate=False))
     if name not in params:
@@ -153,8 +162,10 @@ def _resolve(module: nn.Module, name: str) -> tuple[nn.Module, str]:
     return (module.get_submodule(owner_path) if owner_path else module), attr
 
 
-def _unknown_name_message(name: str, params: dict) -> str:
-    close = difflib.get_close_matches(name, params, n=1)
+def _unknown_name_message(name, params: dict) -> str:
+    if not params:
+        return f"no parameter named {name!r}: this model has no parameters."
+    close = difflib.get_close_matches(name, params, n=1) if isinstance(name, str) else []
     hint = f" Did you mean {close[0]!r}?" if close else ""
     known = ", ".join(list(params)[:8]) + (", …" if len(params) > 8 else "")
     return f"no parameter named {name!r} in this model (it has: {known}).{hint}"

@@ -1,0 +1,192 @@
+"""The faithful loop, the many-seed trainer, tasks and run configurations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tying_utils import RunConfig, make_batch, train_many, train_pair
+from tying_utils.models import SeedTied, SeedUntied
+from tying_utils.train import LIMITS, build_model, estimated_bytes
+
+SETTINGS = [
+    RunConfig(steps=300),
+    RunConfig(steps=300, loss="ce"),
+    RunConfig(steps=300, init="matched", task="shift"),
+    RunConfig(steps=200, vocab=40, dim=6, task="permutation", lr=0.01, batch=(4, 5)),
+]
+
+
+@pytest.mark.parametrize("config", SETTINGS, ids=lambda c: f"{c.task}-{c.loss}-{c.init}")
+def test_many_seed_trainer_equals_the_loop_in_float64(config):
+    seeds = [0, 3, 11]
+    many = train_many(config, seeds, dtype=torch.float64)
+    for row, seed in enumerate(seeds):
+        pair = train_pair(config, seed, dtype=torch.float64)
+        for variant in ("tied", "untied"):
+            np.testing.assert_allclose(many.losses[variant][row], pair.losses[variant],
+                                       rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", SETTINGS[:2], ids=lambda c: c.loss)
+def test_many_seed_trainer_equals_the_loop_in_float32(config):
+    many = train_many(config, [5, 6])
+    for row, seed in enumerate([5, 6]):
+        pair = train_pair(config, seed)
+        for variant in ("tied", "untied"):
+            np.testing.assert_allclose(many.losses[variant][row], pair.losses[variant],
+                                       rtol=1e-4, atol=1e-6)
+
+
+def test_final_weights_equal_the_loop_models():
+    config = RunConfig(steps=150, loss="ce")
+    many = train_many(config, [2], dtype=torch.float64)
+    pair = train_pair(config, 2, dtype=torch.float64)
+    untied, tied = pair.models["untied"], pair.models["tied"]
+    torch.testing.assert_close(many.weights["untied"]["E"][0], untied.embedding.weight.detach())
+    torch.testing.assert_close(many.weights["untied"]["W"][0], untied.head.weight.detach())
+    torch.testing.assert_close(many.weights["tied"]["W"][0], tied.head.weight.detach())
+    torch.testing.assert_close(many.weights["tied"]["b"][0], tied.head.bias.detach())
+
+
+def test_same_seed_same_numbers():
+    config = RunConfig(steps=100)
+    first, second = train_many(config, 4), train_many(config, 4)
+    for variant in ("tied", "untied"):
+        np.testing.assert_array_equal(first.losses[variant], second.losses[variant])
+    np.testing.assert_array_equal(train_pair(config, 1).losses["tied"],
+                                  train_pair(config, 1).losses["tied"])
+
+
+def test_different_seeds_differ():
+    run = train_many(RunConfig(steps=50), 3)
+    assert not np.allclose(run.losses["tied"][0], run.losses["tied"][1])
+
+
+def test_seed_order_does_not_change_a_seed():
+    config = RunConfig(steps=80)
+    a = train_many(config, [0, 1, 2])
+    b = train_many(config, [2, 0])
+    np.testing.assert_allclose(a.losses["tied"][2], b.losses["tied"][0], rtol=1e-6)
+
+
+def test_global_random_state_is_left_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_many(RunConfig(steps=5), 2)
+    train_pair(RunConfig(steps=5), 0)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_paired_design_shares_head_and_data():
+    config = RunConfig()
+    untied, tied = build_model(config, 7, tied=False), build_model(config, 7, tied=True)
+    torch.testing.assert_close(untied.head.weight, tied.head.weight)
+    torch.testing.assert_close(untied.head.bias, tied.head.bias)
+    assert not torch.equal(untied.embedding.weight, tied.embedding.weight)  # N(0,1) vs head's
+    matched = build_model(RunConfig(init="matched"), 7, tied=False)
+    torch.testing.assert_close(matched.embedding.weight, tied.head.weight)
+    assert matched.embedding.weight is not matched.head.weight
+
+
+def test_seed_init_is_the_blogs_modules():
+    """Built under one seed, EmbedHead's weights are those of the blog's Model_1 / Model_2."""
+    config = RunConfig()
+    torch.manual_seed(4)
+    blog_untied = SeedUntied()
+    torch.manual_seed(4)
+    blog_tied = SeedTied()
+    ours_untied, ours_tied = build_model(config, 4, False), build_model(config, 4, True)
+    torch.testing.assert_close(ours_untied.embedding.weight, blog_untied.embedding.weight)
+    torch.testing.assert_close(ours_untied.head.weight, blog_untied.head.weight)
+    torch.testing.assert_close(ours_tied.head.weight, blog_tied.head.weight)
+    x = torch.tensor([[1, 2, 3]])
+    torch.testing.assert_close(torch.softmax(ours_tied(x), -1), blog_tied(x))
+
+
+def test_blog_data_is_seed_zero():
+    torch.manual_seed(0)
+    blog_inputs = torch.randint(0, 10, (2, 3))
+    inputs, targets = make_batch("identity", 10, 0)
+    assert torch.equal(inputs, blog_inputs) and torch.equal(targets, blog_inputs)
+
+
+@pytest.mark.parametrize("task", ["identity", "shift", "permutation"])
+def test_tasks_map_tokens_consistently(task):
+    inputs, targets = make_batch(task, 12, 3, shape=(50,))
+    assert inputs.shape == targets.shape == (50,)
+    assert targets.min() >= 0 and targets.max() < 12
+    mapping = {}
+    for x, y in zip(inputs.tolist(), targets.tolist()):
+        assert mapping.setdefault(x, y) == y, "one input token, one target"
+    if task == "shift":
+        assert all(y == (x + 1) % 12 for x, y in mapping.items())
+    if task == "identity":
+        assert all(y == x for x, y in mapping.items())
+
+
+def test_unknown_task_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown task 'copy'; choose one of identity"):
+        make_batch("copy", 10, 0)
+
+
+def test_the_loss_falls_on_the_blog_task():
+    run = train_many(RunConfig(), 8)
+    for variant in ("tied", "untied"):
+        assert (run.losses[variant][:, -1] < 0.1 * run.losses[variant][:, 0]).all()
+
+
+def test_progress_is_reported_until_done():
+    calls = []
+    train_many(RunConfig(steps=120), 2, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (120, 120)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert 20 <= len(calls) <= 130
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"task": "copy"}, "unknown task 'copy'"),
+        ({"loss": "l1"}, "unknown loss 'l1'; choose one of mse, ce"),
+        ({"init": "zeros"}, "unknown init 'zeros'"),
+        ({"vocab": 1}, "vocab must be a whole number from 2 to"),
+        ({"dim": 0}, "dim must be a whole number from 1 to"),
+        ({"dim": -3}, "dim must be a whole number"),
+        ({"dim": 2.5}, "dim must be a whole number"),
+        ({"steps": 0}, "steps must be a whole number"),
+        ({"steps": LIMITS["steps"] + 1}, "steps must be a whole number from 1 to"),
+        ({"lr": 0}, "lr must be a number in"),
+        ({"lr": -1e-3}, "lr must be a number in"),
+        ({"batch": (2, 0)}, "batch must be a shape"),
+    ],
+)
+def test_bad_configs_are_one_clear_sentence(changes, message):
+    with pytest.raises(ValueError, match=message) as info:
+        RunConfig(**changes)
+    assert str(info.value).count(". ") == 0 and str(info.value).endswith(".")
+
+
+@pytest.mark.parametrize("seeds", [0, -1, [], True])
+def test_bad_seeds(seeds):
+    with pytest.raises(ValueError, match="seed"):
+        train_many(RunConfig(steps=2), seeds)
+
+
+def test_runs_that_would_not_fit_in_memory_are_refused():
+    config = RunConfig(vocab=5000, dim=512, steps=10)
+    assert estimated_bytes(config, 2000) > LIMITS["bytes"]
+    with pytest.raises(ValueError, match="GB, over the"):
+        train_many(config, 2000)
+
+
+def test_data_seed_fixes_the_batch_for_every_seed():
+    config = RunConfig(steps=60, data_seed=0)
+    assert torch.equal(config.batch_of(5)[0], make_batch("identity", 10, 0)[0])
+    many = train_many(config, [3, 4], dtype=torch.float64)
+    pair = train_pair(config, 4, dtype=torch.float64)
+    np.testing.assert_allclose(many.losses["untied"][1], pair.losses["untied"], rtol=1e-9)
+    with pytest.raises(ValueError, match="data_seed must be None or a whole number"):
+        RunConfig(data_seed=-1)
