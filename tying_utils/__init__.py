@@ -4,6 +4,8 @@ Each module's docstring names the notebook that introduces it. Data flows one wa
 tasks → train → stats → plots / explorer / command line; `tying` and `models` need nothing else.
 """
 
+from .explorer import Explorer
+from .lm import LMConfig, RecurrentLM, compare_variants, load_corpus, perplexity, prepare, train_lm
 from .models import EmbedHead, SeedTied, SeedUntied
 from .stats import (
     PairedSummary,
