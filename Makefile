@@ -36,13 +36,17 @@ test: lint unit nbval
 lint: setup
 	$(PY) -m ruff check tying_utils tests tools benchmarks notebooks
 
+# Tests run on two workers; each gets one thread, because two workers with two threads each on a
+# 2-core machine make PyTorch's thread pools fight and run many times slower.
+WORKERS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 unit: setup
-	$(PY) -m pytest tests -n 2 --dist loadscope -q
+	$(WORKERS) $(PY) -m pytest tests -n 2 --dist loadscope -q
 
 # --nbval-lax checks that every cell runs, and compares outputs only in cells marked
 # "# NBVAL_CHECK_OUTPUT"; the sanitize file masks figure sizes, addresses and timings.
 nbval: setup
-	MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadscope -q --nbval-lax \
+	$(WORKERS) MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadscope -q --nbval-lax \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120 $(NOTEBOOKS)
 
 sync: setup
