@@ -57,6 +57,7 @@ notebooks: sync
 
 bench: setup
 	$(PY) benchmarks/paired_training.py
+	$(PY) benchmarks/explorer.py
 
 test-browser: setup
 	$(PY) tests/browser/run_browser_test.py

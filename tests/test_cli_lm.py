@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from tying_utils.__main__ import main
 
@@ -16,12 +15,7 @@ TINY = ["--epochs", "1", "--emb", "8", "--vocab-cap", "30", "--bptt", "6", "--ba
         "--no-progress"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
