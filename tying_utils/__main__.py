@@ -78,7 +78,7 @@ def _run_compare(args) -> int:
         raise UsageError(f"--plot must name a .png file, got {str(args.plot)!r}.")
     for option, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None:
-            _check_writable(option, path)
+            check_writable(option, path)
     try:
         config = RunConfig(task=args.task, loss=args.loss, init=args.init, vocab=args.vocab,
                            dim=args.dim, steps=args.steps, lr=args.lr)
@@ -157,7 +157,8 @@ def _save_plot(run, summary, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _check_writable(option: str, path: Path) -> None:
+def check_writable(option: str, path: Path) -> None:
+    """Fail early, before training, when the file the option names cannot be written."""
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"{option} must name a file, but {str(path)!r} is a directory.")

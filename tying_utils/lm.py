@@ -536,7 +536,9 @@ def run_lm_command(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}.")
     if args.json is not None:
-        _check_writable(args.json)
+        from .__main__ import check_writable  # shared with the compare command
+
+        check_writable("--json", args.json)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     config = LMConfig(emb=args.emb, hidden=hidden, cell=args.cell, layers=args.layers,
@@ -599,14 +601,3 @@ def lm_results_json(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig
         }
     return result
 
-
-def _check_writable(path: Path) -> None:
-    import os
-
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ValueError(f"--json must name a file, but {str(path)!r} is a directory.")
-    if not parent.is_dir():
-        raise ValueError(f"--json: the folder {str(parent)!r} does not exist.")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"--json: cannot write {str(path)!r} (permission denied).")
