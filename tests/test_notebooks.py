@@ -18,8 +18,12 @@ sys.path.insert(0, str(ROOT / "tools"))
 import sync_notebooks  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-# Paths of an author's machine that must not appear in a committed output.
-MACHINE_PATH = re.compile(r"(/home/|/root/|/work/|/Users/|/tmp/|/private/var/|[A-Z]:\\\\Users)")
+# Paths of an author's machine that must not appear in a committed output: this checkout's
+# own folder, and the usual homes and temporary folders.
+MACHINE_PATH = re.compile(
+    "|".join([re.escape(str(ROOT)), r"/home/", r"/root/", r"/Users/", r"/tmp/",
+              r"/private/var/", r"[A-Z]:\\\\Users"])
+)
 
 
 def _cells(path, kind):
