@@ -45,7 +45,7 @@ unit: setup
 	$(WORKERS) $(PY) -m pytest tests -n 2 --dist loadscope -q
 
 # --nbval-lax checks that every cell runs, and compares outputs only in cells marked
-# "# NBVAL_CHECK_OUTPUT"; the sanitize file masks figure sizes, addresses and timings.
+# tagged nbval-check-output; the sanitize file masks figure sizes, addresses and timings.
 nbval: setup
 	$(WORKERS) MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadscope -q --nbval-lax \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=120 $(NOTEBOOKS)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tying_utils.__main__ import main
+from tying_utils.cli import main
 
 FAST = ["--seeds", "6", "--steps", "300"]
 

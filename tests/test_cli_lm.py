@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tying_utils.__main__ import main
+from tying_utils.cli import main
 
 TINY = ["--epochs", "1", "--emb", "8", "--vocab-cap", "30", "--bptt", "6", "--batch-size", "4",
         "--no-progress"]

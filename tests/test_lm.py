@@ -11,23 +11,23 @@ import pytest
 import torch
 from torch import nn
 
-from tying_utils.lm import (
+from tying_utils.corpus import (
     UNK,
-    VARIANTS,
-    LMConfig,
-    RecurrentLM,
     Vocabulary,
     batchify,
     bptt_chunks,
-    compare_variants,
-    lm_parameter_count,
     load_corpus,
+    prepare,
+    tokenize,
+)
+from tying_utils.lm import RecurrentLM, lm_parameter_count, size_matched_dim
+from tying_utils.lm_training import (
+    VARIANTS,
+    LMConfig,
+    compare_variants,
     nearest_neighbours,
     neighbour_overlap,
     perplexity,
-    prepare,
-    size_matched_dim,
-    tokenize,
     train_lm,
 )
 from tying_utils.tying import assert_tied, count_parameters

@@ -41,11 +41,22 @@ def test_numbers_are_consecutive():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_valid_nbformat_with_one_python_kernel(path):
+def test_valid_nbformat_with_the_kernelspec_jupyterlab_writes(path):
+    """Opening a notebook in JupyterLab must not change it: commit the kernelspec it writes."""
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    spec = nb.metadata.get("kernelspec", {})
-    assert spec.get("name") == "python3" and spec.get("language") == "python"
+    assert nb.metadata.get("kernelspec") == sync_notebooks.KERNELSPEC
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_nbval_markers_are_tags_not_comments(path):
+    """Students read the code: test markers live in cell tags, never in the source."""
+    allowed = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "exercise",
+               "solution-check", "hide-input"}
+    for cell in _cells(path, "code"):
+        assert "NBVAL_" not in cell.source, f"{path.name}: an NBVAL comment in the code"
+        tags = set(cell.metadata.get("tags", []))
+        assert tags <= allowed, f"{path.name}: unknown tags {sorted(tags - allowed)}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -81,8 +92,11 @@ def test_title_cell_follows_the_skeleton(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_setup_cell_comes_first(path):
     setup = _cells(path, "code")[0].source
-    assert setup.startswith(sync_notebooks.SETUP_START)
-    assert "google.colab" in setup and "manual_seed" in setup, "setup: Colab install, then seeds"
+    lines = setup.splitlines()
+    assert lines[0] == sync_notebooks.SETUP_FIRST and "google.colab" in lines[1]
+    assert all(len(line) <= 100 for line in lines[:sync_notebooks.SETUP_LINES]), "readable lines"
+    assert "manual_seed" in setup, "setup: Colab install, imports, then seeds"
+    assert "print(describe())" in setup, "setup says how many CPU threads the package uses"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

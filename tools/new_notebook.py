@@ -31,7 +31,10 @@ Why it matters, in two sentences.
 
 SETUP = """import torch
 
-torch.manual_seed(0)"""
+from tying_utils.runtime import describe
+
+torch.manual_seed(0)
+print(describe())  # the CPU threads the package's work uses on this machine, and why"""
 
 
 def main(number: str, title: str, question: str) -> Path:
@@ -40,9 +43,7 @@ def main(number: str, title: str, question: str) -> Path:
     if path.exists():
         raise SystemExit(f"{path.name} exists already")
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "display_name": "Python 3", "language": "python", "name": "python3"
-    }
+    nb.metadata["kernelspec"] = dict(sync_notebooks.KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [
         nbformat.v4.new_markdown_cell(TITLE.format(

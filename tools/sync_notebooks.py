@@ -4,8 +4,10 @@ The repository's address lives in one place, `[project.urls] Repository` in pypr
 this script writes, between marker lines:
 
 - in each notebook's title cell, the "Open in Colab" and "Binder" badges;
-- at the top of each notebook's first code cell, the setup block (on Colab it pip-installs the
-  helper package from the repository; elsewhere it does nothing);
+- at the top of each notebook's first code cell, the three setup lines (on Colab they pip-install
+  the helper package from the repository, with the extras the notebook's imports need; elsewhere
+  they do nothing);
+- the kernelspec JupyterLab writes ("Python 3 (ipykernel)"), so opening a notebook changes nothing;
 - in README.md, the table of notebooks (number, title, question, time to run, links).
 
     python tools/sync_notebooks.py           # rewrite what drifted
@@ -28,8 +30,11 @@ README = ROOT / "README.md"
 
 BADGES_START = "<!-- badges: written by tools/sync_notebooks.py -->"
 BADGES_END = "<!-- /badges -->"
-SETUP_START = "# --- setup: written by tools/sync_notebooks.py ---"
-SETUP_END = "# --- end of setup ---"
+SETUP_FIRST = "import sys  # setup, written by tools/sync_notebooks.py"
+SETUP_LINES = 3  # the generated lines at the top of each notebook's first code cell
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# Imports that need one of the package's extras (pyproject.toml) on Colab, by module.
+EXTRAS_BY_IMPORT = {"transformers": "hf", "peft": "hf"}
 TABLE_START = "<!-- notebooks: written by tools/sync_notebooks.py -->"
 TABLE_END = "<!-- /notebooks -->"
 
@@ -65,23 +70,23 @@ def badges(repo: str, path: Path) -> str:
     )
 
 
-def setup_block(repo: str) -> str:
+def setup_block(repo: str, extras: tuple[str, ...] = ()) -> str:
+    """The generated start of a notebook's first code cell: on Colab, which has no copy of the
+    course, install the helper package (with the extras the notebook needs); elsewhere nothing."""
+    target = f"git+{repo}" if not extras else f'"tying_utils[{",".join(extras)}] @ git+{repo}"'
     return "\n".join([
-        SETUP_START,
-        "import sys",
-        "",
-        'if "google.colab" in sys.modules:  # on Colab: install the helper package, enable widgets',
-        "    import subprocess",
-        "",
-        "    subprocess.run(",
-        f'        [sys.executable, "-m", "pip", "install", "-q", "tying_utils @ git+{repo}"],',
-        "        check=True,",
-        "    )",
-        "    from google.colab import output",
-        "",
-        "    output.enable_custom_widget_manager()",
-        SETUP_END,
+        SETUP_FIRST,
+        'if "google.colab" in sys.modules:  # Colab has no copy of the course: install its helpers',
+        f"    %pip install -q {target}",
     ])
+
+
+def extras_needed(nb) -> tuple[str, ...]:
+    """The package extras whose modules the notebook imports (see EXTRAS_BY_IMPORT)."""
+    code = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "code")
+    found = {extra for module, extra in EXTRAS_BY_IMPORT.items()
+             if re.search(rf"^\s*(import|from)\s+{module}\b", code, re.M)}
+    return tuple(sorted(found))
 
 
 def _replace_between(text: str, start: str, end: str, body: str, where: str) -> str:
@@ -106,15 +111,15 @@ def sync_notebook(path: Path, repo: str) -> str | None:
         f"{BADGES_START}\n{badges(repo, path)}\n{BADGES_END}", f"{path.name} title cell",
     )
     source = _source(setup)
-    if SETUP_START in source:
-        new_setup = _replace_between(source, SETUP_START, SETUP_END, setup_block(repo),
-                                     f"{path.name} setup cell")
-    else:
-        new_setup = setup_block(repo) + "\n" + source
-    if new_title == _source(title) and new_setup == source:
+    lines = source.split("\n")
+    body = "\n".join(lines[SETUP_LINES:]) if lines[0] == SETUP_FIRST else source
+    new_setup = setup_block(repo, extras_needed(nb)) + "\n" + body
+    new_kernelspec = nb["metadata"].get("kernelspec") != KERNELSPEC
+    if new_title == _source(title) and new_setup == source and not new_kernelspec:
         return None
     title["source"] = new_title.splitlines(keepends=True)
     setup["source"] = new_setup.splitlines(keepends=True)
+    nb["metadata"]["kernelspec"] = dict(KERNELSPEC)
     return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # as nbformat
 
 

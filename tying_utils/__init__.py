@@ -1,12 +1,17 @@
 """tying_utils: the helper package of the weight-tying notebook course.
 
 Each module's docstring names the notebook that introduces it. Data flows one way:
-tasks → train → stats → plots / explorer / command line; `tying` and `models` need nothing else.
+tasks → train → stats → plots / explorer / command line, and corpus → models → lm_training →
+notebooks / command line; `tying` and `models` need nothing else, and no library module imports
+the command line (`cli`).
 """
 
+from .corpus import load_corpus, prepare
 from .explorer import Explorer
-from .lm import LMConfig, RecurrentLM, compare_variants, load_corpus, perplexity, prepare, train_lm
+from .lm import RecurrentLM
+from .lm_training import LMConfig, compare_variants, perplexity, train_lm
 from .models import EmbedHead, SeedTied, SeedUntied
+from .runtime import set_threads
 from .stats import (
     PairedSummary,
     area_under_curve,

@@ -1,0 +1,189 @@
+"""The text a language model reads: corpus loading, tokens, vocabulary and batches.
+
+Introduced in notebook 05 (language_model); notebook 06 (transformer), the `lm` and `sweep`
+commands and `lm_training.py` use it too.
+
+- `load_corpus`: the default corpus is English prose that ships with Python itself (the help
+  texts in `pydoc_data.topics`), so it works offline on every machine. A plain text file (split
+  80/10/10 into train/valid/test) or a folder with `train.txt`, `valid.txt`, `test.txt` (the
+  WikiText layout) works too.
+- `tokenize`, `Vocabulary`, `prepare`: words and punctuation marks, lower-cased; the vocabulary is
+  built from the training split only, and every other word becomes `<unk>`.
+- `batchify`, `bptt_chunks`: rows of text read in chunks (truncated backpropagation through time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = [
+    "UNK", "Corpus", "load_corpus", "tokenize", "Vocabulary", "LMData", "prepare", "batchify",
+    "bptt_chunks",
+]
+
+UNK = "<unk>"
+SPLIT_FILES = ("train.txt", "valid.txt", "test.txt")
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # a single text file is cut into train / valid / test
+
+# A token is `<unk>` (WikiText writes it), a word with an optional apostrophe part ("don't"),
+# or a run of one punctuation mark (a heading's underline `*****` is one token, cut to 3 marks).
+TOKEN = re.compile(r"<unk>|\w+(?:'\w+)?|([^\w\s])\1*")
+
+
+# --- corpus ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus as three token lists, with where it came from and a fingerprint of its text."""
+
+    name: str
+    train: list[str]
+    valid: list[str]
+    test: list[str]
+    characters: int
+    sha256: str
+
+    def describe(self) -> str:
+        sizes = ", ".join(f"{len(getattr(self, s)):,} {s}" for s in ("train", "valid", "test"))
+        return (f"{self.name}: {self.characters:,} characters, {sizes} tokens, "
+                f"sha256 {self.sha256[:12]}")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words and punctuation marks: `tokenize("Don't panic!")` is
+    `["don't", "panic", "!"]`."""
+    return [m.group(0) if m.group(1) is None else m.group(0)[:3]
+            for m in TOKEN.finditer(text.lower())]
+
+
+def load_corpus(source: str | Path = "pydoc") -> Corpus:
+    """The corpus `source` names: "pydoc" (the default, shipped with Python), a UTF-8 text file
+    (cut into 80% train, 10% valid, 10% test, in order), or a folder holding train.txt, valid.txt
+    and test.txt."""
+    if str(source) == "pydoc":
+        from pydoc_data.topics import topics  # Python's own help texts: ~465k characters on 3.11
+
+        text = "\n\n".join(topics[key] for key in sorted(topics))  # sorted: same order everywhere
+        return _split_text("pydoc", text)
+    path = Path(source)
+    if path.is_dir():
+        missing = [name for name in SPLIT_FILES if not (path / name).is_file()]
+        if missing:
+            raise ValueError(
+                f"the folder {str(path)!r} lacks {' and '.join(missing)}: a corpus folder needs "
+                f"train.txt, valid.txt and test.txt (the WikiText layout)."
+            )
+        texts = [_read_text(path / name) for name in SPLIT_FILES]
+        splits = [tokenize(text) for text in texts]
+        for name, tokens in zip(SPLIT_FILES, splits):
+            if not tokens:
+                raise ValueError(f"{str(path / name)!r} has no words: each split needs text.")
+        joined = "".join(texts)
+        return Corpus(path.name, *splits, characters=len(joined), sha256=_sha256(joined))
+    if path.is_file():
+        return _split_text(path.name, _read_text(path))
+    raise ValueError(
+        f"no corpus at {str(path)!r}: give 'pydoc', a text file, or a folder with train.txt, "
+        f"valid.txt and test.txt."
+    )
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise ValueError(f"{str(path)!r} looks binary (it contains NUL bytes): give a UTF-8 "
+                         f"text file.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{str(path)!r} is not UTF-8 text (bad byte at position "
+                         f"{error.start}): give a UTF-8 text file.") from None
+    if not text.strip():
+        raise ValueError(f"{str(path)!r} is empty: a corpus needs text.")
+    return text
+
+
+def _split_text(name: str, text: str) -> Corpus:
+    tokens = tokenize(text)
+    cut_valid = int(SPLIT_FRACTIONS[0] * len(tokens))
+    cut_test = int((SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]) * len(tokens))
+    if len(tokens) < 20:
+        raise ValueError(f"{name!r} has only {len(tokens)} tokens: a corpus to split into "
+                         f"train, valid and test needs at least 20.")
+    return Corpus(name, tokens[:cut_valid], tokens[cut_valid:cut_test], tokens[cut_test:],
+                  characters=len(text), sha256=_sha256(text))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- vocabulary and batches -----------------------------------------------------------------------
+
+class Vocabulary:
+    """Word ↔ id, built from training tokens: `<unk>` is id 0, then the `cap - 1` most frequent
+    words (ties in alphabetical order). `counts[i]` is how often word `i` occurs in training;
+    `counts[0]` counts the tokens that became `<unk>`."""
+
+    def __init__(self, tokens: list[str], cap: int):
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 2:
+            raise ValueError(f"the vocabulary cap must be a whole number >= 2 (<unk> and at least "
+                             f"one word), got {cap!r}.")
+        frequency = Counter(tokens)
+        kept = sorted((w for w in frequency if w != UNK), key=lambda w: (-frequency[w], w))
+        self.words = [UNK, *kept[: cap - 1]]
+        self.ids = {word: i for i, word in enumerate(self.words)}
+        self.counts = np.array([0, *(frequency[w] for w in self.words[1:])], dtype=np.int64)
+        self.counts[0] = len(tokens) - int(self.counts[1:].sum())
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def encode(self, tokens: list[str]) -> torch.Tensor:
+        return torch.tensor([self.ids.get(t, 0) for t in tokens], dtype=torch.long)
+
+    def decode(self, ids) -> list[str]:
+        return [self.words[int(i)] for i in ids]
+
+
+@dataclass(frozen=True)
+class LMData:
+    """A corpus turned into ids: the vocabulary and one id tensor per split."""
+
+    corpus: Corpus
+    vocab: Vocabulary
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+
+
+def prepare(corpus: Corpus, vocab_cap: int = 2000) -> LMData:
+    """Build the vocabulary from `corpus.train` and encode all three splits."""
+    vocab = Vocabulary(corpus.train, vocab_cap)
+    return LMData(corpus, vocab, *(vocab.encode(getattr(corpus, s))
+                                   for s in ("train", "valid", "test")))
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Cut a 1-D stream of ids into `batch_size` rows of equal length (the tail that does not fit
+    is dropped): row `b` is one contiguous stretch of text, read left to right."""
+    columns = len(ids) // batch_size
+    if columns < 2:
+        raise ValueError(f"{len(ids)} tokens are too few for batch size {batch_size}: each row "
+                         f"needs at least 2 tokens.")
+    return ids[: batch_size * columns].view(batch_size, columns)
+
+
+def bptt_chunks(batched: torch.Tensor, bptt: int):
+    """Yield `(inputs, targets)` pairs of shape `(batch, ≤ bptt)`: targets are inputs shifted one
+    token to the left, so the model predicts each next token."""
+    for start in range(0, batched.shape[1] - 1, bptt):
+        length = min(bptt, batched.shape[1] - 1 - start)
+        yield batched[:, start : start + length], batched[:, start + 1 : start + 1 + length]
