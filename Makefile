@@ -23,7 +23,7 @@ $(STAMP): requirements-lock.txt pyproject.toml
 		$(PY) -m pip install -q -r requirements-lock.txt; \
 	else \
 		echo "Python is not 3.11: installing from pyproject ranges, not the lock"; \
-		$(PY) -m pip install -q torch==2.13.0 -e '.[test,lab,browser]'; \
+		$(PY) -m pip install -q torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
 	fi
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
