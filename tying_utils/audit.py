@@ -1,0 +1,478 @@
+"""Audit a model, its optimizer, or a checkpoint for ties, aliases and lost ties.
+
+Introduced in notebook 07 (tie_lifecycle); `python -m tying_utils audit PATH` runs
+`audit_checkpoint`. Notebook 02 shows each of these ways a tie breaks by hand; `audit` finds all
+of them in one call:
+
+    report = audit(model, optimizer)
+    print(report)            # one line per item; in a notebook the report shows as a table
+    report.findings          # problems, each with a kind, the names and a one-sentence message
+    report.ties              # the ties (one Parameter under several names): information
+
+A tie is not a problem, so ties and other facts worth knowing go to `report.info`; `findings`
+holds only what is probably a bug. Each finding's `kind` is a short stable string (`FINDING_KINDS`
+lists them), so code can act on it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoints import read_checkpoint
+from .tying import ALIAS, TIE, VIEW, SharedGroup, shared_memory_groups, shared_tensor_groups
+
+__all__ = ["audit", "audit_checkpoint", "AuditReport", "Finding", "FINDING_KINDS", "INFO_KINDS"]
+
+FINDING_KINDS = {
+    "alias": "two or more Parameters over the same memory",
+    "view": "Parameters over overlapping memory with different shapes or layouts",
+    "lost_tie": "an embedding and a head with equal values in separate memory",
+    "config_mismatch": "config.tie_word_embeddings disagrees with what the model or file holds",
+    "head_missing": "a checkpoint lacks the head although its config says untied",
+    "optimizer_missing": "a tied Parameter that no param group holds",
+    "optimizer_duplicate": "a Parameter held twice by the optimizer",
+    "optimizer_stale": "tensors the optimizer steps that are no longer in the model",
+    "alias_in_optimizer": "an alias whose Parameters the optimizer steps separately",
+    "decay_mismatch": "the tied matrix decays unlike the other embeddings",
+    "meta_device": "Parameters on the meta device",
+}
+INFO_KINDS = {
+    "tie": "one Parameter under several names",
+    "shared_requires_grad": "a frozen tie: requires_grad belongs to all its names at once",
+    "safetensors_shared": "state_dict entries that safetensors.torch.save_file refuses",
+    "stored_once": "checkpoint names stored once and shared",
+    "tied_at_load": "a name a checkpoint leaves out, to be tied at load",
+    "config": "what the config says about tying",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One item of a report: a stable `kind`, the parameter `names` involved and a `message`."""
+
+    kind: str
+    names: tuple[str, ...]
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "names": list(self.names), "message": self.message}
+
+
+@dataclass
+class AuditReport:
+    """What `audit` or `audit_checkpoint` found; `str()` is text, and a notebook shows a table."""
+
+    subject: str
+    findings: list[Finding] = field(default_factory=list)  # problems
+    info: list[Finding] = field(default_factory=list)  # ties and other facts, not problems
+    ties: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no finding (information does not count)."""
+        return not self.findings
+
+    def as_dict(self) -> dict:
+        """The report as plain lists and strings, ready for `json.dumps`."""
+        return {"subject": self.subject, "ok": self.ok,
+                "findings": [f.as_dict() for f in self.findings],
+                "info": [f.as_dict() for f in self.info],
+                "ties": [list(names) for names in self.ties]}
+
+    def summary(self) -> str:
+        count = len(self.findings)
+        found = "no findings" if count == 0 else f"{count} finding{'s' * (count != 1)}"
+        return f"{found}, {len(self.ties)} tie{'s' * (len(self.ties) != 1)}"
+
+    def __str__(self) -> str:
+        lines = [f"audit of {self.subject}"]
+        lines += [f"  info     {item.kind:21} {item.message}" for item in self.info]
+        lines += [f"  FINDING  {item.kind:21} {item.message}" for item in self.findings]
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = [(item, "finding", "#b00020") for item in self.findings]
+        rows += [(item, "info", "#555") for item in self.info]
+        cells = "".join(
+            f"<tr><td style='color:{colour}'>{label}</td><td><code>{html.escape(item.kind)}"
+            f"</code></td><td>{html.escape(', '.join(item.names))}</td>"
+            f"<td style='text-align:left'>{html.escape(item.message)}</td></tr>"
+            for item, label, colour in rows
+        )
+        table = ("<table><thead><tr><th></th><th>kind</th><th>names</th><th>meaning</th></tr>"
+                 f"</thead><tbody>{cells}</tbody></table>" if rows else "")
+        return (f"<div><p><b>audit of {html.escape(self.subject)}</b>: "
+                f"{html.escape(self.summary())}</p>{table}</div>")
+
+    def _add(self, kind: str, names, message: str) -> None:
+        target = self.findings if kind in FINDING_KINDS else self.info
+        target.append(Finding(kind, tuple(names), message))
+
+
+# --- auditing a model (and its optimizer) ---------------------------------------------------------
+
+
+def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> AuditReport:
+    """Every tie, alias, view and lost tie in `model`, and how `optimizer` treats them."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"audit() needs an nn.Module, got {type(model).__name__}.")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"audit() takes a torch.optim.Optimizer (or None) as its optimizer, got "
+                         f"{type(optimizer).__name__}.")
+    params = dict(model.named_parameters(remove_duplicate=False))
+    report = AuditReport(f"{type(model).__name__} ({len(params)} parameter names)")
+    groups = shared_memory_groups(model)
+    report.ties = [group.names for group in groups if group.kind == TIE]
+
+    _check_sharing(report, groups, params)
+    _check_embedding_heads(report, model, params, groups)
+    _check_config(report, model)
+    if optimizer is not None:
+        _check_optimizer(report, model, optimizer, params, groups)
+    _check_meta(report, params)
+    _check_safetensors(report, model)
+    return report
+
+
+def _check_sharing(report: AuditReport, groups: list[SharedGroup], params: dict) -> None:
+    for group in groups:
+        names = ", ".join(group.names)
+        meaning = group.meaning.rstrip(".")
+        if group.kind == TIE:
+            report._add("tie", group.names, f"{names} are one Parameter: the optimizer steps it "
+                        f"once and its gradient is the sum of every use.")
+            if not params[group.names[0]].requires_grad:
+                report._add("shared_requires_grad", group.names,
+                            f"{names} are frozen together: requires_grad belongs to their one "
+                            f"Parameter, so freezing any of these names froze all of them; "
+                            f"untie() first to train one of them alone.")
+        elif group.kind == ALIAS:
+            report._add("alias", group.names, f"{names} are {group.parameters} {meaning}.")
+        elif group.kind == VIEW:
+            report._add("view", group.names,
+                        f"{names} are {group.parameters} {meaning}; make them one Parameter "
+                        f"(for a transpose, through a parametrization, as in notebook 02 §9).")
+
+
+def embedding_head_pairs(model: nn.Module) -> list[tuple[str, str]]:
+    """Parameter names (embedding weight, head weight) of the pairs that could be tied.
+
+    Each `nn.Embedding` with each `nn.Linear` whose weight has the embedding's shape, and the
+    model's `get_input_embeddings()` / `get_output_embeddings()` when it has them (Hugging Face).
+    """
+    paths = _module_paths(model)
+    pairs = []
+    hf_pair = _hf_embeddings(model)
+    if hf_pair is not None:
+        pairs.append(tuple(_weight_name(module, paths) for module in hf_pair))
+    modules = list(model.modules())
+    for embedding in (m for m in modules if isinstance(m, nn.Embedding)):
+        for head in (m for m in modules if isinstance(m, nn.Linear)):
+            names = (_weight_name(embedding, paths), _weight_name(head, paths))
+            if None not in names and head.weight.shape == embedding.weight.shape:
+                pairs.append(names)
+    return list(dict.fromkeys(pair for pair in pairs if None not in pair))
+
+
+def _module_paths(model: nn.Module) -> dict[int, str]:
+    """id(module) → its dotted name in `model` (the first name, for a shared module)."""
+    paths: dict[int, str] = {}
+    for name, module in model.named_modules():
+        paths.setdefault(id(module), name)
+    return paths
+
+
+def _weight_name(module: nn.Module, paths: dict[int, str]) -> str | None:
+    """The parameter name of `module.weight` (None: not a plain Parameter of the model)."""
+    weight = getattr(module, "_parameters", {}).get("weight")
+    if weight is None or nn.parameter.is_lazy(weight) or id(module) not in paths:
+        return None
+    return f"{paths[id(module)]}.weight" if paths[id(module)] else "weight"
+
+
+def _hf_embeddings(model: nn.Module):
+    """(input embedding module, output embedding module) of a Hugging Face model, else None."""
+    try:
+        pair = (model.get_input_embeddings(), model.get_output_embeddings())
+    except (AttributeError, NotImplementedError):
+        return None
+    return pair if all(isinstance(m, nn.Module) for m in pair) else None
+
+
+def _check_embedding_heads(report: AuditReport, model: nn.Module, params: dict,
+                           groups: list[SharedGroup]) -> None:
+    """A lost tie: an embedding and a head that hold equal values in separate memory."""
+    sharing = [set(group.names) for group in groups]
+    for embedding, head in embedding_head_pairs(model):
+        a, b = params[embedding], params[head]
+        if any({embedding, head} <= names for names in sharing) or a.is_meta or b.is_meta:
+            continue
+        if a.shape == b.shape and torch.equal(a.detach(), b.detach()):
+            report._add("lost_tie", (embedding, head),
+                        f"{embedding} and {head} hold equal values in separate memory, the mark "
+                        f"of a tie lost by copying (a clone, untie(), load_state_dict(..., "
+                        f"assign=True) from copies); they will now train apart: tie them again "
+                        f"if the model should be tied.")
+
+
+def _tie_word_embeddings(config) -> bool | None:
+    """What a Hugging Face config (an object or a config.json dict) says about tying, or None."""
+    get = config.get if isinstance(config, dict) else lambda key: getattr(config, key, None)
+    value = get("tie_word_embeddings")
+    if value is None and get("text_config") is not None:
+        return _tie_word_embeddings(get("text_config"))
+    return value if isinstance(value, bool) else None
+
+
+def _check_config(report: AuditReport, model: nn.Module) -> None:
+    """config.tie_word_embeddings (Hugging Face) against what the model holds."""
+    says_tied = _tie_word_embeddings(getattr(model, "config", None))
+    modules = _hf_embeddings(model)
+    if says_tied is None or modules is None:
+        return
+    weights = [getattr(module, "weight", None) for module in modules]
+    if any(weight is None for weight in weights):
+        return
+    pair = tuple(_weight_name(module, _module_paths(model)) or "?" for module in modules)
+    holds_tied = weights[0] is weights[1]
+    report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
+                f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
+    if says_tied and not holds_tied:
+        report._add("config_mismatch", pair,
+                    f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are "
+                    f"separate Parameters: the model trains and saves two matrices while its "
+                    f"config promises one; call model.tie_weights() (or tie them) before "
+                    f"training, or set tie_word_embeddings=False.")
+    elif holds_tied and not says_tied:
+        report._add("config_mismatch", pair,
+                    f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
+                    f"Parameter: save_pretrained stores it once, and from_pretrained, following "
+                    f"the config, then starts {pair[1]} from random values; set "
+                    f"tie_word_embeddings=True, or untie them.")
+
+
+def _check_optimizer(report: AuditReport, model: nn.Module, optimizer, params: dict,
+                     groups: list[SharedGroup]) -> None:
+    """How the optimizer holds the shared tensors: missing, twice, stepped twice, decayed."""
+    held: dict[int, list[int]] = {}  # id(tensor) → the index of every group that holds it
+    tensors = {}
+    for index, group in enumerate(optimizer.param_groups):
+        for tensor in group["params"]:
+            held.setdefault(id(tensor), []).append(index)
+            tensors[id(tensor)] = tensor
+    names_of: dict[int, list[str]] = {}
+    for name, param in params.items():
+        names_of.setdefault(id(param), []).append(name)
+
+    for key, indexes in held.items():
+        if len(indexes) > 1 and key in names_of:
+            where = ("one param group" if len(set(indexes)) == 1
+                     else f"param groups {', '.join(map(str, sorted(set(indexes))))}")
+            times = "twice" if len(indexes) == 2 else f"{len(indexes)} times"
+            report._add("optimizer_duplicate", names_of[key],
+                        f"the optimizer holds {', '.join(names_of[key])} {times} (in {where}), "
+                        f"so each step() updates it {times}; build "
+                        f"it from model.parameters(), which lists a tied Parameter once.")
+    stale = [key for key in held if key not in names_of]
+    if stale:
+        shapes = ", ".join(_shape(tensors[key]) for key in stale[:4])
+        report._add("optimizer_stale", (),
+                    f"the optimizer holds {len(stale)} tensor{'s' * (len(stale) > 1)} ({shapes}) "
+                    f"that are not Parameters of this model, left over from before untie(), "
+                    f"tie(), a resize or load_state_dict(..., assign=True) replaced them; build "
+                    f"the optimizer again.")
+
+    for group in groups:
+        objects = list({id(params[name]): params[name] for name in group.names}.values())
+        in_optimizer = [p for p in objects if id(p) in held]
+        names = ", ".join(group.names)
+        if group.kind == TIE and objects[0].requires_grad and not in_optimizer:
+            report._add("optimizer_missing", group.names,
+                        f"the tied Parameter {names} is in no param group, so it receives "
+                        f"gradients but never moves; add it to one group (once).")
+        elif group.kind in (ALIAS, VIEW) and len(in_optimizer) > 1:
+            report._add("alias_in_optimizer", group.names,
+                        f"the optimizer holds {len(in_optimizer)} separate Parameters over the "
+                        f"memory of {names} and steps that memory "
+                        f"{'twice' if len(in_optimizer) == 2 else f'{len(in_optimizer)} times'} "
+                        f"per step(), each with the gradient of one name only; tie them so it "
+                        f"holds one.")
+    _check_weight_decay(report, model, optimizer, params, groups, held)
+
+
+def _check_weight_decay(report, model, optimizer, params, groups, held) -> None:
+    """The tied matrix is both an embedding and a Linear weight: a rule that decays one kind and
+    not the other (nanoGPT's `decay.remove('lm_head.weight')`) must choose; compare it with the
+    model's other embeddings."""
+    def decay_of(param):
+        indexes = held.get(id(param))
+        return optimizer.param_groups[indexes[0]].get("weight_decay") if indexes else None
+
+    ids_by_name = {name: id(param) for name, param in params.items()}
+    embeddings = {f"{name}.weight" if name else "weight"
+                  for name, m in model.named_modules() if isinstance(m, nn.Embedding)}
+    for group in (g for g in groups if g.kind == TIE):
+        tied = params[group.names[0]]
+        if not embeddings & set(group.names) or decay_of(tied) is None:
+            continue
+        others = {name: decay_of(params[name]) for name in sorted(embeddings)
+                  if name in params and ids_by_name[name] != id(tied)
+                  and decay_of(params[name]) is not None}
+        decays = set(others.values())
+        if len(decays) == 1 and decays != {decay_of(tied)}:
+            report._add("decay_mismatch", group.names + tuple(others),
+                        f"the tied matrix {', '.join(group.names)} has weight_decay "
+                        f"{decay_of(tied):g} while the other embeddings ({', '.join(others)}) "
+                        f"have {decays.pop():g}: a rule for Linear weights or for embeddings "
+                        f"decided it; choose its decay deliberately, as one matrix serving both.")
+
+
+def _check_meta(report: AuditReport, params: dict) -> None:
+    on_meta = [name for name, param in params.items() if param.is_meta]
+    if on_meta:
+        report._add("meta_device", on_meta,
+                    f"{len(on_meta)} parameter names are on the meta device (shapes without "
+                    f"values): they cannot be trained or saved, and there only identity shows a "
+                    f"tie; after to_empty() or load_state_dict(..., assign=True), which give each "
+                    f"name its own Parameter, tie again and run audit once more.")
+
+
+def _check_safetensors(report: AuditReport, model: nn.Module) -> None:
+    """safetensors.torch.save_file refuses state_dict entries that share memory."""
+    state = model.state_dict()
+    if any(tensor.is_meta for tensor in state.values()):
+        return
+    for names in shared_tensor_groups(state):
+        report._add("safetensors_shared", names,
+                    f"safetensors.torch.save_file(model.state_dict()) would refuse "
+                    f"{', '.join(names)} (they share memory): use safetensors.torch.save_model, "
+                    f"which stores one copy, or drop the duplicate key and tie again at load.")
+
+
+# --- auditing a checkpoint file or folder, without its model ------------------------------------
+
+# (embedding key, key tied to it, what ties them, a key prefix that marks the model family).
+KNOWN_TIES = [
+    ("transformer.wte.weight", "lm_head.weight", "config", "transformer."),  # GPT-2
+    ("model.embed_tokens.weight", "lm_head.weight", "config", "model."),  # Llama, Mistral, Qwen2
+    ("bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight", "config",
+     "bert."),  # BERT
+    ("shared.weight", "lm_head.weight", "config", "encoder."),  # T5
+    ("shared.weight", "encoder.embed_tokens.weight", "architecture", "encoder."),  # T5: these
+    ("shared.weight", "decoder.embed_tokens.weight", "architecture", "decoder."),  # are always one
+    ("embedding.weight", "head.weight", "config", "head."),  # this package's EmbedHead, RecurrentLM
+]
+EMBEDDING_LIKE = re.compile(r"embed|wte|tok", re.IGNORECASE)
+HEAD_LIKE = re.compile(r"head|output|decoder", re.IGNORECASE)
+
+
+def checkpoint_pairs(shapes: dict[str, tuple[int, ...]]) -> list[tuple[str, str, str]]:
+    """(embedding key, head key, what ties them) for the pairs a checkpoint could tie.
+
+    The known names first: a pair counts when its embedding is stored, or its head is stored
+    along with other names of that model family (a saver may have dropped either one). Then any
+    2-D tensors of one shape whose module is named like an embedding (embed, wte, tok) and like a
+    head (head, lm_head, output, decoder).
+    """
+    def family_present(head, marker):
+        return head in shapes and any(k.startswith(marker) and k != head for k in shapes)
+
+    pairs = [(embedding, head, tied_by) for embedding, head, tied_by, marker in KNOWN_TIES
+             if embedding in shapes or family_present(head, marker)]
+    known = {key for pair in pairs for key in pair[:2]}
+
+    def module_name(key):
+        return key.rsplit(".", 2)[-2] if "." in key else ""
+
+    matrices = [key for key, shape in shapes.items()
+                if len(shape) == 2 and key.endswith("weight") and key not in known]
+    for embedding in (k for k in matrices if EMBEDDING_LIKE.search(module_name(k))):
+        for head in (k for k in matrices if HEAD_LIKE.search(module_name(k))):
+            if head != embedding and shapes[head] == shapes[embedding]:
+                pairs.append((embedding, head, "config"))
+    return pairs
+
+
+def audit_checkpoint(path) -> AuditReport:
+    """Check a `.pt`/`.bin` state dict, a `.safetensors` file or a Hugging Face folder.
+
+    Reports names stored once and shared, a head left out to be tied at load, an embedding and a
+    head stored apart with equal values (a lost tie), and `tie_word_embeddings` in config.json
+    against the file. Raises `CheckpointError` (a ValueError) for what is not a checkpoint.
+    """
+    checkpoint = read_checkpoint(path)
+    report = AuditReport(f"{Path(path).name or path} ({checkpoint.description}; "
+                         f"{len(checkpoint.shapes)} tensors)")
+    for names in checkpoint.shared:
+        report.ties.append(tuple(names))
+        report._add("stored_once", names,
+                    f"{', '.join(names)} are stored once and share it: torch.load gives them "
+                    f"back over one memory, as a tie needs.")
+
+    says_tied = None if checkpoint.config is None else _tie_word_embeddings(checkpoint.config)
+    if checkpoint.config is not None:
+        report._add("config", (), "config.json " + (
+            "does not set tie_word_embeddings" if says_tied is None
+            else f"says tie_word_embeddings={str(says_tied).lower()}") + ".")
+    pairs = checkpoint_pairs(checkpoint.shapes)
+    for embedding, head, tied_by in pairs:
+        _check_checkpoint_pair(report, checkpoint, embedding, head,
+                               True if tied_by == "architecture" else says_tied)
+    if says_tied is not None and not pairs:
+        report._add("config", (), "no embedding and head names recognised in this file, so "
+                    "tie_word_embeddings was not checked against it.")
+    return report
+
+
+def _check_checkpoint_pair(report: AuditReport, checkpoint, embedding: str, head: str,
+                           says_tied: bool | None) -> None:
+    shapes = checkpoint.shapes
+    if embedding not in shapes or head not in shapes:
+        present, absent = (embedding, head) if embedding in shapes else (head, embedding)
+        if says_tied is False:
+            report._add("head_missing", (absent,),
+                        f"{absent} is not stored and config.json says tie_word_embeddings=false, "
+                        f"so at load it would start from random values; set it to true if the "
+                        f"model was tied, or save {absent} too.")
+            return
+        reason = ("config.json says tie_word_embeddings=true" if says_tied
+                  else "a model that has it must tie it at load, or it starts from random values")
+        report.ties.append(tuple(sorted((embedding, head))))
+        report._add("tied_at_load", (absent, present),
+                    f"{absent} is not stored, to be tied to {present} at load ({reason}).")
+        return
+    stored_once = any({embedding, head} <= set(names) for names in checkpoint.shared)
+    if stored_once:
+        if says_tied is False:
+            report._add("config_mismatch", (embedding, head),
+                        f"config.json says tie_word_embeddings=false, but {embedding} and {head} "
+                        f"are stored once, shared: the file holds a tied model; set it to true.")
+        return
+    equal = (shapes[embedding] == shapes[head]
+             and torch.equal(checkpoint.tensor(embedding), checkpoint.tensor(head)))
+    if equal:
+        report._add("lost_tie", (embedding, head),
+                    f"{embedding} and {head} are stored separately with equal values, the mark of "
+                    f"a tie lost by copying; store one and tie at load (or keep both if the model "
+                    f"is meant to train them apart).")
+    elif says_tied is False:
+        report._add("config", (embedding, head),
+                    f"{embedding} and {head} are stored as two different matrices, as "
+                    f"tie_word_embeddings=false says.")
+    elif says_tied:
+        report._add("config_mismatch", (embedding, head),
+                    f"config.json says tie_word_embeddings=true, but {embedding} and {head} are "
+                    f"stored as two different matrices, so config and weights disagree "
+                    f"(transformers 5.24 loads both, untied, with a warning); set it to false if "
+                    f"the model was trained untied.")
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "×".join(str(n) for n in tensor.shape) or "scalar"
