@@ -4,29 +4,50 @@
 #   make notebooks  re-execute every notebook in place (after changing tying_utils)
 #   make bench      the benchmarks whose figures go into the README
 #   make test-browser  the real-browser smoke test (needs Debian's chromium; .ci/run installs it)
+#   make site       the course as a static HTML book in build/site/ (from the committed notebooks)
+#   make test-site  open every page of build/site/ in a real browser: images, links, search
+#   make wheelhouse every locked wheel in wheelhouse/, for a classroom without internet: when that
+#                   folder is there, every target installs from it alone (--no-index)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+WHEELHOUSE := wheelhouse
+SITE      := build/site
+# With a wheelhouse (make wheelhouse, then copied with the checkout), pip reads nothing else.
+PIP_FROM  := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEELHOUSE),)
+# JupyterLab's defaults for this environment only (the user's own settings are left alone).
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: setup lab test unit nbval lint notebooks sync bench test-browser clean
+.PHONY: setup lab test unit nbval lint notebooks sync bench test-browser site test-site \
+	wheelhouse clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(LAB_OVERRIDES)
 
 # On Python 3.11 (what CI runs) install the exact locked set; on another Python the lock's wheels
 # may not exist, so resolve the package's own ranges with torch pinned (2.13.0, the CPU wheel here).
 $(STAMP): requirements-lock.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if [ -n "$(PIP_FROM)" ]; then echo "installing from $(WHEELHOUSE)/ only (no network)"; fi
 	@if $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
-		$(PY) -m pip install -q -r requirements-lock.txt; \
+		$(PY) -m pip install -q $(PIP_FROM) -r requirements-lock.txt; \
 	else \
 		echo "Python is not 3.11: installing from pyproject ranges, not the lock"; \
-		$(PY) -m pip install -q torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
+		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
 	fi
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q $(PIP_FROM) --no-deps -e .
 	@touch $(STAMP)
+
+# JupyterLab asks every new user, in a pop-up, whether to fetch Jupyter news from the internet.
+# The course's lab never does: overrides.json in the environment's app settings folder
+# (JupyterLab's documented place for an installation's defaults) turns the news and the update
+# check off for this .venv only. tests/browser/run_browser_test.py checks that no pop-up appears.
+$(LAB_OVERRIDES): Makefile | $(STAMP)
+	@mkdir -p $(@D)
+	@printf '%s\n' '{"@jupyterlab/apputils-extension:notification":' \
+		'  {"fetchNews": "false", "checkForUpdates": false}}' > $@
 
 # JupyterLab refuses to run as root unless told; containers (and this project's CI) often are root.
 lab: setup
@@ -35,7 +56,7 @@ lab: setup
 test: lint unit nbval
 
 lint: setup
-	$(PY) -m ruff check tying_utils tests tools benchmarks notebooks
+	$(PY) -m ruff check tying_utils tests tools benchmarks notebooks docs/site
 
 # Tests run on two workers; each gets one thread, because two workers with two threads each on a
 # 2-core machine make PyTorch's thread pools fight and run many times slower.
@@ -63,5 +84,28 @@ bench: setup
 test-browser: setup
 	$(PY) tests/browser/run_browser_test.py
 
+# Sphinx + MyST-NB + sphinx-book-theme (docs/site/conf.py): the committed notebooks as they are,
+# nothing re-executed; warnings (a broken link, a missing image) fail the build. About 15 s.
+site: setup
+	rm -rf $(SITE) build/site-doctrees
+	$(PY) -m sphinx -b html -c docs/site -d build/site-doctrees -W --keep-going -q . $(SITE)
+	@echo "the book is in $(SITE)/ (open $(SITE)/index.html)"
+
+# Reads the book make site built (it builds nothing itself, so CI builds the book once).
+test-site: setup
+	$(PY) tests/browser/run_site_test.py
+
+# Every wheel of the lock, the build tools an editable install needs, and tying_utils itself as a
+# wheel, for Python 3.11 on this kind of machine (OS and CPU). Run it where there is a network,
+# copy the checkout with wheelhouse/ to the classroom's machines, and make setup (or make lab)
+# installs from it alone.
+wheelhouse:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip download -q --only-binary=:all: -d $(WHEELHOUSE) -r requirements-lock.txt \
+		'setuptools>=64' wheel
+	rm -rf build/lib build/bdist.*  # so that no module deleted since the last build is packed
+	$(PY) -m pip wheel -q --no-deps -w $(WHEELHOUSE) .
+	@du -sh $(WHEELHOUSE)
+
 clean:
-	rm -rf $(VENV) artifacts
+	rm -rf $(VENV) artifacts $(SITE) build/site-doctrees build/jupyter_execute

@@ -1,16 +1,64 @@
-"""environment.yml (conda, Binder) stays consistent with pyproject.toml."""
+"""Every module the course imports is a declared dependency, in pyproject.toml and environment.yml.
+
+Notebook 02 once failed at its first cell on Binder, conda and plain installs: it imported
+safetensors, which only the dev setup happened to have. These tests collect every import of every
+notebook (the code cells, after IPython turns `%pip` lines into Python) and of every module of
+tying_utils (imports inside functions included), and look each one up:
+
+- pyproject.toml: a runtime dependency, or an extra that the notebook's Colab setup line installs
+  (tools/sync_notebooks.py EXTRAS_BY_IMPORT: transformers and peft come with the `hf` extra); in
+  the package, an import inside a function may come from an extra too (an optional feature);
+- environment.yml (conda, Binder): every one of them, since Binder runs every notebook.
+
+The Python standard library (sys.stdlib_module_names) and tying_utils itself need no declaration;
+in a notebook neither does IPython, which the Jupyter kernel that runs it always brings.
+"""
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"torch": "pytorch-cpu"}  # conda-forge's CPU build of PyTorch
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import sync_notebooks  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PACKAGE_FILES = sorted((ROOT / "tying_utils").glob("*.py"))
+# Import name → distribution name, where they differ (pip and pyproject use distribution names).
+DISTRIBUTIONS = {"PIL": "pillow", "yaml": "pyyaml", "sklearn": "scikit-learn",
+                 "IPython": "ipython"}
+# Distribution name → conda-forge package name, where they differ.
+CONDA_NAMES = {"torch": "pytorch-cpu"}  # conda-forge's CPU build of PyTorch
+NEEDS_NO_DECLARATION = set(sys.stdlib_module_names) | {"tying_utils", "__future__"}
+KERNEL_MODULES = {"IPython"}  # every Jupyter kernel that runs a notebook imports it
+
+
+# --- what pyproject.toml and environment.yml declare ----------------------------------------
 
 def _name(requirement: str) -> str:
-    return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()
+    """The distribution name of a requirement, normalised: 'Foo_Bar[x]>=1' → 'foo-bar'."""
+    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject() -> tuple[set[str], dict[str, set[str]]]:
+    """The runtime dependencies, and the distributions of each extra."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    runtime = {_name(r) for r in re.findall(r'"([^"]+)"', block)}
+    extras_block = re.search(r"^\[project\.optional-dependencies\]\n(.*?)(?=^\[)", text,
+                             re.S | re.M).group(1)
+    extras = {
+        extra: {_name(r) for r in re.findall(r'"([^"]+)"', body)}
+        for extra, body in re.findall(r"^([A-Za-z0-9_-]+) = \[(.*?)\]", extras_block, re.S | re.M)
+    }
+    return runtime, extras
 
 
 def _environment():
@@ -20,15 +68,140 @@ def _environment():
     return text, [c.lower() for c in conda], pip
 
 
+def _in_environment_yml(distribution: str) -> bool:
+    _, conda, pip = _environment()
+    return (CONDA_NAMES.get(distribution, distribution) in conda
+            or distribution in {_name(p) for p in pip})
+
+
+def distribution(module: str) -> str:
+    return DISTRIBUTIONS.get(module, module).lower().replace("_", "-")
+
+
+# --- what the course imports ------------------------------------------------------------------
+
+def imports_of(code: str) -> dict[str, bool]:
+    """Top-level module → True when some import of it is at module level, False when every
+    import of it is inside a function or class. Relative imports are the package's own."""
+    found: dict[str, bool] = {}
+
+    def visit(node, top_level: bool):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom) and child.level == 0:
+                names = [child.module]
+            else:
+                names = []
+            for name in names:
+                module = name.split(".")[0]
+                found[module] = found.get(module, False) or top_level
+            inner = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                       ast.ClassDef))
+            visit(child, top_level and not inner)
+
+    visit(ast.parse(code), True)
+    return found
+
+
+def notebook_code(path: Path) -> str:
+    """The notebook's code cells as Python: IPython's own transformer turns `%pip …` and other
+    magics into the calls the kernel makes, so every cell parses."""
+    transformer = TransformerManager()
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+             for c in nb["cells"] if c["cell_type"] == "code"]
+    return "\n".join(transformer.transform_cell(source) for source in cells)
+
+
+def undeclared_in_notebook(path: Path) -> list[str]:
+    runtime, extras = _pyproject()
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    installed_on_colab = set().union(*(extras.get(e, set())
+                                       for e in sync_notebooks.extras_needed(nb)))
+    problems = []
+    for module in sorted(imports_of(notebook_code(path))):
+        if module in NEEDS_NO_DECLARATION | KERNEL_MODULES:
+            continue
+        dist = distribution(module)
+        if dist not in runtime | installed_on_colab:
+            where = [e for e, names in extras.items() if dist in names]
+            hint = (f"it is in the extra {where} but the setup line does not install it: add "
+                    f"it to EXTRAS_BY_IMPORT in tools/sync_notebooks.py" if where
+                    else "add it to pyproject.toml's dependencies")
+            problems.append(f"{path.name} imports {module} ({dist}): {hint}")
+        if not _in_environment_yml(dist):
+            problems.append(f"{path.name} imports {module}: add "
+                            f"{CONDA_NAMES.get(dist, dist)} to environment.yml")
+    return problems
+
+
+def undeclared_in_package() -> list[str]:
+    runtime, extras = _pyproject()
+    in_any_extra = set().union(*extras.values())
+    problems = []
+    for path in PACKAGE_FILES:
+        for module, top_level in sorted(imports_of(path.read_text(encoding="utf-8")).items()):
+            if module in NEEDS_NO_DECLARATION:
+                continue
+            dist = distribution(module)
+            allowed = runtime if top_level else runtime | in_any_extra
+            if dist not in allowed:
+                where = "at module level: a runtime dependency" if top_level else \
+                    "in a function: a runtime dependency or an extra"
+                problems.append(f"tying_utils/{path.name} imports {module} ({dist}) {where} "
+                                "in pyproject.toml is needed")
+            if not _in_environment_yml(dist):
+                problems.append(f"tying_utils/{path.name} imports {module}: add "
+                                f"{CONDA_NAMES.get(dist, dist)} to environment.yml")
+    return problems
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+def test_the_import_collector_sees_magics_functions_and_submodules():
+    code = TransformerManager().transform_cell(
+        "%pip install -q something\nimport numpy as np, os.path\nfrom torch.nn import Linear\n"
+        "from . import tying\ndef later():\n    import peft\n    from safetensors.torch import x\n"
+        "class Holder:\n    import tqdm\n"
+    )
+    assert imports_of(code) == {"numpy": True, "os": True, "torch": True, "peft": False,
+                                "safetensors": False, "tqdm": False}
+
+
+def test_the_declarations_are_read():
+    runtime, extras = _pyproject()
+    assert {"torch", "numpy", "safetensors", "ipywidgets"} <= runtime
+    assert {"transformers", "peft"} <= extras["hf"]
+    assert _in_environment_yml("torch") and not _in_environment_yml("no-such-package")
+
+
+def test_there_are_notebooks_and_package_files():
+    assert NOTEBOOKS and PACKAGE_FILES
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_import_is_declared(path):
+    problems = undeclared_in_notebook(path)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_package_import_is_declared():
+    problems = undeclared_in_package()
+    assert not problems, "\n".join(problems)
+
+
 def test_every_runtime_dependency_is_in_environment_yml():
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    block = re.search(r"^dependencies = \[(.*?)^\]", pyproject, re.S | re.M).group(1)
-    requirements = re.findall(r'"([^"]+)"', block)
-    assert "torch" in [_name(r) for r in requirements]
-    _, conda, _ = _environment()
-    for requirement in requirements:
-        name = _name(requirement)
-        assert CONDA_NAMES.get(name, name) in conda, f"{name} missing from environment.yml"
+    runtime, _ = _pyproject()
+    assert "torch" in runtime
+    missing = sorted(d for d in runtime if not _in_environment_yml(d))
+    assert not missing, f"missing from environment.yml: {missing}"
+
+
+def test_environment_yml_has_the_hf_extra_binder_runs():
+    _, extras = _pyproject()
+    missing = sorted(d for d in extras["hf"] if not _in_environment_yml(d))
+    assert not missing, f"Binder runs every notebook; missing from environment.yml: {missing}"
 
 
 def test_environment_yml_has_what_binder_needs():
@@ -46,3 +219,12 @@ def test_lock_pins_torch_to_the_cpu_wheel_version():
     assert re.search(r"^torch==2\.13\.0$", lock, re.M)
     pins = [line for line in lock.splitlines() if line and not line.startswith("#")]
     assert all("==" in line for line in pins), "every line of the lock is an exact pin"
+
+
+def test_lock_pins_every_declared_distribution():
+    """make installs the lock: what pyproject declares (runtime and extras) must be in it."""
+    lock = (ROOT / "requirements-lock.txt").read_text(encoding="utf-8")
+    pinned = {_name(line) for line in lock.splitlines() if line and not line.startswith("#")}
+    runtime, extras = _pyproject()
+    missing = sorted((runtime | set().union(*extras.values())) - pinned)
+    assert not missing, f"requirements-lock.txt lacks {missing}"

@@ -3,7 +3,10 @@
     python tools/new_notebook.py 06 "Some title" "The question it answers?"
 
 It writes notebooks/NN_some_title.ipynb with the title cell (badges written by sync_notebooks.py),
-the setup cell, one section, "Check yourself" and "Takeaways" (see DESIGN.md for the skeleton).
+the setup cell, one section, "Check yourself" and "Takeaways" (see DESIGN.md for the skeleton),
+and adds the notebook to the tables of README.md and README.zh-CN.md. The book (`make site`)
+picks it up by itself; the teacher's guide, docs/teaching.md, needs its entry written by hand
+(`make site` fails until it has one).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def main(number: str, title: str, question: str) -> Path:
     ]
     nbformat.write(nb, path)
     sync_notebooks.main([])
+    print(f"next: write its entry in docs/teaching.md, linking ../notebooks/{path.name}")
     return path
 
 

@@ -1,4 +1,4 @@
-"""Keep the notebooks' badges and setup cells, and the README's notebook table, in sync.
+"""Keep the notebooks' badges and setup cells, and the generated blocks of both READMEs, in sync.
 
 The repository's address lives in one place, `[project.urls] Repository` in pyproject.toml. From it
 this script writes, between marker lines:
@@ -8,7 +8,13 @@ this script writes, between marker lines:
   the helper package from the repository, with the extras the notebook's imports need; elsewhere
   they do nothing);
 - the kernelspec JupyterLab writes ("Python 3 (ipykernel)"), so opening a notebook changes nothing;
-- in README.md, the table of notebooks (number, title, question, time to run, links).
+- in README.md and in its Chinese edition README.zh-CN.md, the same generated blocks: the table of
+  notebooks (number, title, question, time to run, links) and the two result tables, rendered from
+  the committed results in docs/results/ (compare_seed.json, compare_matched.json, lm.json), so
+  the numbers of both READMEs come from one file each and cannot drift apart.
+
+The Chinese notebook table keeps each notebook's English title and question, as written in the
+notebook itself (the notebooks are in English), and translates only the headers and the run time.
 
     python tools/sync_notebooks.py           # rewrite what drifted
     python tools/sync_notebooks.py --check   # list what drifted, exit 1 if anything did
@@ -21,12 +27,27 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
+README_ZH = ROOT / "README.zh-CN.md"
+RESULTS = ROOT / "docs" / "results"
+# The committed results behind the README tables, and the commands that write them.
+COMPARE_RESULTS = {"seed": RESULTS / "compare_seed.json",
+                   "matched": RESULTS / "compare_matched.json"}
+LM_RESULTS = RESULTS / "lm.json"
+COMPARE_COMMANDS = {
+    "seed": "python -m tying_utils compare --seeds 1000 --json docs/results/compare_seed.json "
+            "--plot docs/headline.png",
+    "matched": "python -m tying_utils compare --seeds 1000 --init matched "
+               "--json docs/results/compare_matched.json",
+}
+LM_COMMAND = "python -m tying_utils lm --threads 1 --json docs/results/lm.json"
 
 BADGES_START = "<!-- badges: written by tools/sync_notebooks.py -->"
 BADGES_END = "<!-- /badges -->"
@@ -37,6 +58,10 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 EXTRAS_BY_IMPORT = {"transformers": "hf", "peft": "hf"}
 TABLE_START = "<!-- notebooks: written by tools/sync_notebooks.py -->"
 TABLE_END = "<!-- /notebooks -->"
+COMPARE_START = "<!-- compare-table: written by tools/sync_notebooks.py from docs/results/ -->"
+COMPARE_END = "<!-- /compare-table -->"
+LM_START = "<!-- lm-table: written by tools/sync_notebooks.py from docs/results/lm.json -->"
+LM_END = "<!-- /lm-table -->"
 
 
 def repository_url() -> str:
@@ -123,8 +148,49 @@ def sync_notebook(path: Path, repo: str) -> str | None:
     return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"  # as nbformat
 
 
-def notebook_row(path: Path, repo: str) -> str:
-    """One README table row, read from the notebook's title cell."""
+# --- the READMEs -------------------------------------------------------------------------------
+
+# What differs between the English and the Chinese README's generated blocks: the words.
+WORDS = {
+    "en": {
+        "notebook_header": "| # | notebook | the question it answers | time to run | open |",
+        "compare_header": "| start | tied reaches loss {threshold} first | same step "
+                          "| untied first | median steps, tied | median steps, untied |",
+        "compare_start": {"seed": "the blog's (`--init seed`)",
+                          "matched": "matched (`--init matched`)"},
+        "fraction": "{value} of seeds (95% CI {low}–{high})",
+        "compare_note": "{seeds} paired seeds per row; medians with 95% bootstrap intervals. From "
+                        "`docs/results/compare_seed.json` and `docs/results/compare_matched.json`, "
+                        "written by `{seed}` and `{matched}`.",
+        "lm_header": "| variant | parameters | valid ppl | test ppl | train ppl |",
+        "lm_variant": {"tied": "tied", "untied": "untied",
+                       "untied_size_matched": "untied, size-matched (d = {emb})"},
+        "lm_note": "Mean ± sd over {seeds} seeds; vocabulary {vocab}, embedding = hidden = {emb}, "
+                   "{layers} {cell} layer{plural}, {epochs} epochs. From `docs/results/lm.json`, "
+                   "written by `{command}`.",
+    },
+    "zh": {
+        "notebook_header": "| # | 笔记本 | 它回答的问题 | 运行时间 | 打开 |",
+        "compare_header": "| 起点 | 绑定模型先降到损失 {threshold} | 同一步 | 不绑定模型先降到 "
+                          "| 中位步数（绑定） | 中位步数（不绑定） |",
+        "compare_start": {"seed": "博客的初始化（`--init seed`）",
+                          "matched": "匹配的初始化（`--init matched`）"},
+        "fraction": "{value} 的随机种子（95% 置信区间 {low}–{high}）",
+        "compare_note": "每行 {seeds} 个成对的随机种子；中位数后方括号内为 95% 自助法置信区间。"
+                        "数据来自 `docs/results/compare_seed.json` 与 "
+                        "`docs/results/compare_matched.json`，由 `{seed}` 与 `{matched}` 生成。",
+        "lm_header": "| 模型 | 参数量 | 验证集困惑度 | 测试集困惑度 | 训练集困惑度 |",
+        "lm_variant": {"tied": "绑定", "untied": "不绑定",
+                       "untied_size_matched": "不绑定，参数量匹配（d = {emb}）"},
+        "lm_note": "{seeds} 个随机种子的均值 ± 标准差；词表 {vocab}，嵌入维度 = 隐藏维度 = {emb}，"
+                   "{layers} 层 {cell}，训练 {epochs} 轮。数据来自 `docs/results/lm.json`，"
+                   "由 `{command}` 生成。",
+    },
+}
+
+
+def _title_parts(path: Path) -> tuple[str, str, str, str]:
+    """Number, title, question and time to run, read from the notebook's title cell."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     title_cell = _source(next(c for c in nb["cells"] if c["cell_type"] == "markdown"))
     heading = re.search(r"^# (\d\d) · (.+)$", title_cell, re.M)
@@ -135,18 +201,138 @@ def notebook_row(path: Path, repo: str) -> str:
             f"{path.name}: the title cell needs '# NN · Title', '**Question:** …' and "
             "'**Time to run:** …' lines"
         )
-    number, name = heading.groups()
+    return heading.group(1), heading.group(2), question.group(1), time.group(1)
+
+
+def _time_in_chinese(time: str) -> str:
+    """'about 12 s on a 2-core CPU' → '双核 CPU 上约 12 秒'; other wordings stay as they are."""
+    match = re.fullmatch(r"about (\d+) s on a (\d+)-core CPU", time)
+    if not match:
+        return time
+    seconds, cores = match.groups()
+    cores = {"1": "单核", "2": "双核", "4": "四核"}.get(cores, f"{cores} 核")
+    return f"{cores} CPU 上约 {seconds} 秒"
+
+
+def notebook_row(path: Path, repo: str, language: str = "en") -> str:
+    """One README table row, read from the notebook's title cell."""
+    number, name, question, time = _title_parts(path)
+    if language == "zh":
+        time = _time_in_chinese(time)
     return (
-        f"| {number} | [{name}](notebooks/{path.name}) | {question.group(1)} | {time.group(1)} | "
+        f"| {number} | [{name}](notebooks/{path.name}) | {question} | {time} | "
         f"[Colab]({colab_url(repo, path)}) · [Binder]({binder_url(repo, path)}) |"
     )
 
 
-def readme_table(repo: str) -> str:
-    rows = [notebook_row(p, repo) for p in notebook_paths()]
-    header = ["| # | notebook | the question it answers | time to run | open |",
-              "|---|---|---|---|---|"]
+def readme_table(repo: str, language: str = "en") -> str:
+    rows = [notebook_row(p, repo, language) for p in notebook_paths()]
+    header = [WORDS[language]["notebook_header"], "|---|---|---|---|---|"]
     return "\n".join([TABLE_START, *header, *rows, TABLE_END])
+
+
+def _load_results(path: Path) -> dict:
+    if not path.is_file():
+        raise ValueError(f"{path.relative_to(ROOT)} is missing: the README tables are rendered "
+                         "from it (see its command in tools/sync_notebooks.py)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _steps(median, interval) -> str:
+    """'620 [611, 631]', as the compare command prints it ('never' for a median that is null)."""
+    def one(v):
+        return "never" if v is None else f"{v:.0f}"
+    return f"{one(median)} [{one(interval[0])}, {one(interval[1])}]"
+
+
+def compare_table(language: str = "en") -> str:
+    """The headline table: the blog's start and the matched start, from their JSON results."""
+    words = WORDS[language]
+    results = {init: _load_results(path) for init, path in COMPARE_RESULTS.items()}
+    thresholds = {r["summary"]["threshold"] for r in results.values()}
+    seeds = {r["summary"]["seeds"] for r in results.values()}
+    if len(thresholds) != 1 or len(seeds) != 1:
+        raise ValueError("docs/results/compare_seed.json and compare_matched.json must use the "
+                         f"same threshold and seeds, got {sorted(thresholds)} and {sorted(seeds)}")
+    rows = []
+    for init, result in results.items():
+        if result["config"]["init"] != init:
+            raise ValueError(f"{COMPARE_RESULTS[init].name} holds --init "
+                             f"{result['config']['init']}, expected {init}")
+        s = result["summary"]
+        low, high = s["ci95"]
+        fraction = words["fraction"].format(value=_percent(s["fraction_tied_faster"]),
+                                            low=f"{low:.1%}".rstrip("%"), high=_percent(high))
+        rows.append(
+            f"| {words['compare_start'][init]} | {fraction} | {_percent(s['fraction_equal'])} | "
+            f"{_percent(s['fraction_untied_faster'])} | "
+            f"{_steps(s['median_steps_tied'], s['median_steps_tied_ci95'])} | "
+            f"{_steps(s['median_steps_untied'], s['median_steps_untied_ci95'])} |"
+        )
+    header = words["compare_header"].format(threshold=f"{thresholds.pop():.3g}")
+    note = words["compare_note"].format(seeds=seeds.pop(), **COMPARE_COMMANDS)
+    return "\n".join([COMPARE_START, header, "|---|---|---|---|---|---|", *rows, "",
+                      *_wrap(note, language), COMPARE_END])
+
+
+def _mean_sd(values: list[float]) -> str:
+    """'68.7 ± 0.6': mean and sample standard deviation, as the lm command prints them."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.1f} ± {sd:.1f}"
+
+
+def lm_table(language: str = "en") -> str:
+    """The language-model table: per variant, mean ± sd over seeds of the final perplexities."""
+    words = WORDS[language]
+    result = _load_results(LM_RESULTS)
+    config = result["config"]
+    rows = []
+    for variant in ("tied", "untied", "untied_size_matched"):
+        group = result[variant]
+        name = words["lm_variant"][variant].format(emb=group["emb"])
+        rows.append(f"| {name} | {group['parameters']:,} | {_mean_sd(group['valid_ppl'])} | "
+                    f"{_mean_sd(group['test_ppl'])} | {_mean_sd(group['train_ppl'])} |")
+    note = words["lm_note"].format(
+        seeds=len(config["seeds"]), vocab=config["vocab"], emb=config["emb"],
+        layers=config["layers"], plural="s" if config["layers"] != 1 else "",
+        cell=config["cell"].upper(), epochs=config["epochs"], command=LM_COMMAND)
+    return "\n".join([LM_START, words["lm_header"], "|---|---|---|---|---|", *rows, "",
+                      *_wrap(note, language), LM_END])
+
+
+def _wrap(text: str, language: str) -> list[str]:
+    """A note under a table: English in lines of at most 96 characters (a line break inside a
+    `code span` reads as a space); Chinese on one line, since a line break between two Chinese
+    characters shows as a space."""
+    if language == "zh":
+        return [text]
+    return textwrap.wrap(text, width=96, break_long_words=False, break_on_hyphens=False)
+
+
+def _replace_block(text: str, start: str, end: str, block: str, where: str) -> str:
+    """Replace the lines from `start` to `end` with `block`, indented like the `start` line (a
+    block may sit inside a list item)."""
+    pattern = re.compile(r"^([ \t]*)" + re.escape(start) + r".*?" + re.escape(end), re.S | re.M)
+    match = pattern.search(text)
+    if not match:
+        raise ValueError(f"{where}: missing the marker lines {start!r} … {end!r}")
+    indent = match.group(1)
+    body = "\n".join(indent + line if line else line for line in block.split("\n"))
+    return text[:match.start()] + body + text[match.end():]
+
+
+def render_readme(text: str, repo: str, language: str, where: str) -> str:
+    """The README text with every generated block rewritten."""
+    blocks = [(TABLE_START, TABLE_END, readme_table(repo, language)),
+              (COMPARE_START, COMPARE_END, compare_table(language)),
+              (LM_START, LM_END, lm_table(language))]
+    for start, end, block in blocks:
+        text = _replace_block(text, start, end, block, where)
+    return text
 
 
 def drifted(repo: str | None = None) -> dict[Path, str]:
@@ -157,10 +343,13 @@ def drifted(repo: str | None = None) -> dict[Path, str]:
         new = sync_notebook(path, repo)
         if new is not None:
             changes[path] = new
-    readme = README.read_text(encoding="utf-8")
-    new_readme = _replace_between(readme, TABLE_START, TABLE_END, readme_table(repo), "README.md")
-    if new_readme != readme:
-        changes[README] = new_readme
+    for path, language in ((README, "en"), (README_ZH, "zh")):
+        if not path.is_file():
+            raise ValueError(f"{path.name} is missing")
+        text = path.read_text(encoding="utf-8")
+        new_text = render_readme(text, repo, language, path.name)
+        if new_text != text:
+            changes[path] = new_text
     return changes
 
 

@@ -15,7 +15,10 @@
    Train with another number of seeds draws a new plot and summary, and that a bad value shows a
    message and keeps the plot. Screenshots go to artifacts/browser/ (git-ignored);
    `--update-docs` also copies the explorer's screenshot to docs/explorer.png for the README;
-5. stops JupyterLab and its kernels, whatever happened.
+5. checks that JupyterLab did not greet the student with its "get notified about Jupyter news?"
+   pop-up: the throw-away settings leave the news alone, so what keeps the pop-up away is the
+   overrides.json that `make setup` writes into the environment (see the Makefile);
+6. stops JupyterLab and its kernels, whatever happened.
 
 It exits with status 0 when every check passed and 1 otherwise, printing what failed.
 """
@@ -63,13 +66,14 @@ NOTEBOOK_RUN_S = 600  # notebook 05 takes about a minute on a quiet 2-core CPU
 CLICK_S = 120
 
 # JupyterLab settings for this run only: every cell stays in the page (so all prompts and outputs
-# can be read), and no news or update checks.
+# can be read). The news settings are left to the environment's overrides.json (make setup), which
+# is what a student's `make lab` gets, so that check 5 tests it.
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false", "checkForUpdates": False,
-    },
 }
+# The environment-wide defaults JupyterLab reads ({sys.prefix}/share/jupyter/lab/settings/).
+LAB_OVERRIDES = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+NEWS_POPUP = "notified about official Jupyter news"
 
 
 class CheckFailed(Exception):
@@ -255,6 +259,15 @@ def saved_problems(path: Path, since: float) -> list[str]:
     return problems
 
 
+def news_popup_problems(page) -> list[str]:
+    """The pop-up that asks whether to fetch Jupyter news (it stays until answered)."""
+    if not LAB_OVERRIDES.is_file():
+        return [f"{LAB_OVERRIDES} is missing: run make setup, which writes it"]
+    if page.get_by_text(NEWS_POPUP).count():
+        return ["JupyterLab shows the 'get notified about Jupyter news?' pop-up"]
+    return []
+
+
 def check_explorer(page, update_docs: bool) -> list[str]:
     """The explorer's cell shows widgets; Train redraws; a bad value gives a message."""
     cell = page.locator(".jp-CodeCell").filter(has_text=EXPLORER_CELL)
@@ -362,6 +375,8 @@ def main(argv=None) -> int:
                     for name in names:
                         try:
                             problems = run_notebook(page, url, name, tmp)
+                            if name == names[0]:  # Lab has been open for a while by now
+                                problems += news_popup_problems(page)
                             if name.startswith(EXPLORER_NOTEBOOK):
                                 explorer_seen = True
                                 problems += check_explorer(page, args.update_docs)

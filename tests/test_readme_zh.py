@@ -1,0 +1,161 @@
+"""The Chinese README (README.zh-CN.md) says what the English one says, from the same results.
+
+tools/sync_notebooks.py writes the notebook table and the two result tables of both READMEs from
+the notebooks and from docs/results/*.json (tests/test_notebooks.py fails when either README
+drifts). These tests check the rest: the two READMEs link each other and show the same figures,
+the committed results were made by the commands the READMEs print, the Chinese prose's claims
+hold on those results, and its terms are used consistently.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import sync_notebooks  # noqa: E402
+
+README = ROOT / "README.md"
+README_ZH = ROOT / "README.zh-CN.md"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _zh() -> str:
+    return README_ZH.read_text(encoding="utf-8")
+
+
+def _prose(text: str) -> str:
+    """The README without its generated blocks: what a person wrote."""
+    for start, end in ((sync_notebooks.TABLE_START, sync_notebooks.TABLE_END),
+                       (sync_notebooks.COMPARE_START, sync_notebooks.COMPARE_END),
+                       (sync_notebooks.LM_START, sync_notebooks.LM_END)):
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), "", text, flags=re.S)
+    return text
+
+
+def _results(name: str) -> dict:
+    return json.loads((ROOT / "docs" / "results" / name).read_text(encoding="utf-8"))
+
+
+def _images(text: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+
+
+def test_each_readme_links_the_other():
+    assert "(README.zh-CN.md)" in README.read_text(encoding="utf-8")
+    assert "(README.md)" in _zh()
+
+
+def test_generated_blocks_are_in_sync():
+    text = _zh()
+    expected = sync_notebooks.render_readme(text, sync_notebooks.repository_url(), "zh",
+                                            README_ZH.name)
+    assert text == expected, "run: python tools/sync_notebooks.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_is_listed(path):
+    assert f"(notebooks/{path.name})" in _zh()
+
+
+def test_same_figures_as_the_english_readme_and_they_exist():
+    zh, en = _images(_zh()), _images(README.read_text(encoding="utf-8"))
+    assert zh and set(zh) <= set(en), f"figures only in the Chinese README: {set(zh) - set(en)}"
+    for image in zh:
+        assert (ROOT / image).is_file(), f"{image} is missing"
+
+
+def test_local_links_resolve():
+    for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", _zh()):
+        if not re.match(r"https?://", target):
+            assert (ROOT / target).exists(), f"README.zh-CN.md links to a missing {target}"
+
+
+def test_one_term_for_weight_tying():
+    """权重绑定 throughout (not 权重共享), and the course's other terms as chosen."""
+    text = _zh()
+    assert "权重共享" not in text and "权重绑定" in text
+    for term in ("嵌入层", "输出层", "随机种子", "困惑度"):
+        assert term in text, f"expected the term {term}"
+
+
+def test_compare_results_were_made_by_the_printed_commands():
+    """compare --seeds 1000 [--init matched] with every other option at its default."""
+    from tying_utils.train import RunConfig
+
+    defaults = RunConfig()
+    for init, path in sync_notebooks.COMPARE_RESULTS.items():
+        config = _results(path.name)["config"]
+        assert config["seeds"] == 1000 and config["init"] == init
+        for field in ("task", "loss", "vocab", "dim", "steps", "lr"):
+            assert config[field] == getattr(defaults, field), f"{path.name}: {field}"
+        command = sync_notebooks.COMPARE_COMMANDS[init]
+        assert "--seeds 1000" in command and f"--json docs/results/{path.name}" in command
+        assert ("--init matched" in command) == (init == "matched")
+
+
+def test_lm_results_were_made_by_the_printed_command():
+    """lm with its defaults: three seeds, the pydoc corpus, vocabulary 2000, LMConfig()."""
+    from tying_utils.lm_training import LMConfig
+
+    config = _results("lm.json")["config"]
+    assert config["seeds"] == [0, 1, 2] and config["corpus"] == "pydoc"
+    assert config["vocab"] == 2000
+    for field, default in vars(LMConfig()).items():
+        if field in config:
+            assert config[field] == default, f"lm.json: {field} is {config[field]}, not {default}"
+    assert sync_notebooks.LM_COMMAND.endswith("lm --threads 1 --json docs/results/lm.json")
+
+
+def test_blog_setting_in_the_prose_matches_the_results():
+    config = _results("compare_seed.json")["config"]
+    prose = _prose(_zh())
+    assert f"词表 {config['vocab']} 个词元" in prose and f"嵌入维度 {config['dim']}" in prose
+    assert f"学习率 {config['lr']:g}" in prose and f"训练 {config['steps']} 步" in prose
+    assert f"在 {config['seeds']} 个成对的随机种子上重做" in prose
+
+
+# Each sentence of the Chinese prose that states a result, with the check on docs/results/ that
+# backs it. Rewording a sentence, or new results that no longer support it, fails the test.
+def _seed_summary():
+    return _results("compare_seed.json")["summary"]
+
+
+def _matched_summary():
+    return _results("compare_matched.json")["summary"]
+
+
+def _lm(variant: str, split: str) -> list[float]:
+    return _results("lm.json")[variant][f"{split}_ppl"]
+
+
+CLAIMS = {
+    "在博客的设置下，多数随机种子里绑定模型先达到阈值":
+        lambda: _seed_summary()["ci95"][0] > 0.5,
+    "多数随机种子里反而是不绑定模型先达到阈值":
+        lambda: _matched_summary()["fraction_untied_faster"] > 0.5,
+    "换一个随机种子，博客那张图可能正好相反":
+        lambda: _seed_summary()["fraction_untied_faster"] > 0,
+    "在每一个随机种子里，绑定模型的验证集困惑度和测试集困惑度都低于参数量相当的不绑定模型":
+        lambda: all(t < u for split in ("valid", "test")
+                    for t, u in zip(_lm("tied", split), _lm("untied_size_matched", split))),
+    "验证集困惑度的均值更低":
+        lambda: sum(_lm("tied", "valid")) < sum(_lm("untied", "valid")),
+    "而训练集困惑度在每一个随机种子里都更高":
+        lambda: all(t > u for t, u in zip(_lm("tied", "train"), _lm("untied", "train"))),
+    "绑定模型少了一整个嵌入矩阵的参数":
+        lambda: (_results("lm.json")["untied"]["parameters"]
+                 - _results("lm.json")["tied"]["parameters"]
+                 == _results("lm.json")["config"]["vocab"] * _results("lm.json")["config"]["emb"]),
+}
+
+
+@pytest.mark.parametrize("sentence", CLAIMS)
+def test_prose_claims_hold_on_the_results(sentence):
+    assert sentence in _prose(_zh()), "the sentence changed: update CLAIMS with it"
+    assert CLAIMS[sentence](), f"the results no longer support: {sentence}"
