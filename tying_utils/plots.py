@@ -4,6 +4,11 @@ Introduced in notebook 03 (paired_training); used by notebooks 04 and 05, the ex
 `compare --plot` command. The colours are from the Okabe–Ito palette, which stays distinct for
 the common forms of colour blindness. Every function draws on an `ax` you give it (or a new one)
 and returns the axes, so a notebook can place figures side by side.
+
+One style for the collection: text sizes are `FONT_SIZES` (points), large enough to read when a
+notebook shows a figure of up to about 10 inches wide at its default zoom. `new_axes` makes a grid
+of axes with those tick labels, and `finish(fig, title)` gives every text of a figure its size,
+adds the figure's title (a sentence that states the finding) and lays it out.
 """
 
 from __future__ import annotations
@@ -12,19 +17,44 @@ import numpy as np
 
 from .stats import steps_to_threshold
 
-__all__ = ["COLORS", "LABELS", "new_axes", "plot_pair", "plot_bands", "plot_steps", "plot_matrix"]
+__all__ = [
+    "COLORS", "LABELS", "FONT_SIZES", "new_axes", "finish", "plot_pair", "plot_bands",
+    "plot_steps", "plot_matrix",
+]
 
 COLORS = {"tied": "#0072B2", "untied": "#E69F00", "untied (size-matched)": "#009E73"}
 LABELS = {"tied": "tied", "untied": "untied", "untied (size-matched)": "untied (size-matched)"}
 VARIANTS = ("tied", "untied")
+FONT_SIZES = {"ticks": 11, "labels": 12, "title": 12, "legend": 10, "figure_title": 13}
 
 
-def new_axes(ncols: int = 1, width: float = 6.0, height: float = 3.6):
-    """A row of `ncols` axes from pyplot (so notebooks show them inline)."""
+def new_axes(ncols: int = 1, width: float = 6.0, height: float = 3.6, nrows: int = 1):
+    """A grid of `nrows` × `ncols` axes from pyplot (so notebooks show them inline), each
+    `width` × `height` inches, as a flat list in reading order."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return fig, list(axes[0])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    axes = [ax for row in axes for ax in row]
+    for ax in axes:
+        ax.tick_params(labelsize=FONT_SIZES["ticks"])
+    return fig, axes
+
+
+def finish(fig, title: str | None = None):
+    """Give every text of `fig` the collection's size, add `title` above all panels, lay out."""
+    for ax in fig.axes:  # the panels and their colour bars
+        ax.tick_params(labelsize=FONT_SIZES["ticks"])
+        ax.xaxis.label.set_size(FONT_SIZES["labels"])
+        ax.yaxis.label.set_size(FONT_SIZES["labels"])
+        ax.title.set_size(FONT_SIZES["title"])
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_size(FONT_SIZES["legend"])
+    if title:
+        fig.suptitle(title, fontsize=FONT_SIZES["figure_title"])
+    fig.tight_layout()
+    return fig
 
 
 def plot_pair(losses: dict, ax=None, title: str | None = None, log: bool = False):
@@ -43,10 +73,12 @@ def plot_bands(
     quantiles: tuple[float, float] = (0.1, 0.9),
     log: bool = True,
     threshold: float | None = None,
+    threshold_label: str | None = None,
 ):
     """The median curve of each variant over seeds, with a band between two quantiles.
 
-    `losses` maps each variant to a `(seeds, steps)` array.
+    `losses` maps each variant to a `(seeds, steps)` array; `threshold` draws a dashed line,
+    labelled `threshold_label` (default: "threshold" and its value).
     """
     ax = ax if ax is not None else new_axes()[1][0]
     low_q, high_q = quantiles
@@ -59,7 +91,8 @@ def plot_bands(
         ax.plot(steps, mid, color=color, lw=1.8,
                 label=f"{LABELS[variant]}: median, {low_q:.0%}–{high_q:.0%} band")
     if threshold is not None:
-        ax.axhline(threshold, color="0.4", lw=0.8, ls="--", label=f"threshold {threshold:.3g}")
+        ax.axhline(threshold, color="0.4", lw=0.8, ls="--",
+                   label=threshold_label or f"threshold {threshold:.3g}")
     n_seeds = len(np.asarray(losses[VARIANTS[0]]))
     _finish(ax, title or f"Loss over {n_seeds} seeds", log)
     return ax
@@ -81,30 +114,55 @@ def plot_steps(losses: dict, threshold: float, ax=None, title: str | None = None
     ax.scatter(shown["tied"][~tied_first], shown["untied"][~tied_first], s=8, alpha=0.5,
                color=COLORS["untied"], label=f"untied first or equal ({(~tied_first).mean():.0%})")
     ax.plot([0, n_steps], [0, n_steps], color="0.4", lw=0.8, ls="--")
-    ax.set_xlabel("steps to threshold, tied")
-    ax.set_ylabel("steps to threshold, untied")
-    ax.set_title(title or f"Steps to loss < {threshold:.3g}, paired by seed")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.set_xlabel("steps to threshold, tied", fontsize=FONT_SIZES["labels"])
+    ax.set_ylabel("steps to threshold, untied", fontsize=FONT_SIZES["labels"])
+    ax.set_title(title or f"Steps to loss < {threshold:.3g}, paired by seed",
+                 fontsize=FONT_SIZES["title"])
+    ax.legend(loc="upper left", fontsize=FONT_SIZES["legend"])
     return ax
 
 
 def plot_matrix(matrix, ax=None, title: str = "", xlabel: str = "target token",
-                ylabel: str = "input token"):
-    """A square matrix as an image with a colour bar (e.g. the logit of every input → target)."""
-    ax = ax if ax is not None else new_axes(width=4.0, height=3.6)[1][0]
+                ylabel: str = "input token", targets: dict | None = None):
+    """A square matrix as an image with a colour bar (e.g. the logit of every input → target).
+
+    `targets` maps a row to its target column (e.g. each trained token to the next token): an
+    open square marks the target and a dot the row's largest entry, so a row is right where the
+    dot sits in the square. Rows without a target get no marks.
+    """
+    from matplotlib.lines import Line2D
+
+    ax = ax if ax is not None else new_axes(width=4.4, height=3.8)[1][0]
     matrix = np.asarray(matrix)
     image = ax.imshow(matrix, cmap="viridis")
-    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    colorbar.ax.tick_params(labelsize=FONT_SIZES["ticks"])
+    if targets:
+        rows = np.array(sorted(targets))
+        columns = np.array([targets[row] for row in rows])
+        ax.scatter(columns, rows, marker="s", s=90, facecolors="none", edgecolors="white",
+                   linewidths=1.5)
+        ax.scatter(matrix[rows].argmax(axis=1), rows, marker="o", s=18, color="red")
+        handles = [
+            Line2D([], [], marker="s", markersize=9, markerfacecolor="none",
+                   markeredgecolor="0.3", linestyle="none", label="target"),
+            Line2D([], [], marker="o", markersize=5, color="red", linestyle="none",
+                   label="largest logit"),
+        ]
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2,
+                  frameon=False, fontsize=FONT_SIZES["legend"])
+    ax.tick_params(labelsize=FONT_SIZES["ticks"])
+    ax.set_title(title, fontsize=FONT_SIZES["title"])
+    ax.set_xlabel(xlabel, fontsize=FONT_SIZES["labels"])
+    ax.set_ylabel(ylabel, fontsize=FONT_SIZES["labels"])
     return ax
 
 
 def _finish(ax, title: str, log: bool) -> None:
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("loss" + (" (log scale)" if log else ""))
-    ax.set_title(title)
-    ax.legend(fontsize="small")
+    ax.tick_params(labelsize=FONT_SIZES["ticks"])
+    ax.set_xlabel("training step", fontsize=FONT_SIZES["labels"])
+    ax.set_ylabel("loss" + (" (log scale)" if log else ""), fontsize=FONT_SIZES["labels"])
+    ax.set_title(title, fontsize=FONT_SIZES["title"])
+    ax.legend(fontsize=FONT_SIZES["legend"])
