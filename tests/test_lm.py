@@ -24,6 +24,7 @@ from tying_utils.lm import RecurrentLM, lm_parameter_count, size_matched_dim
 from tying_utils.lm_training import (
     VARIANTS,
     LMConfig,
+    build_lm,
     compare_variants,
     nearest_neighbours,
     neighbour_overlap,
@@ -320,16 +321,48 @@ def test_update_recorder_input_rows_change_only_when_their_word_is_read(tiny_dat
     vocab = len(tiny_data.vocab)
     expected = _rows_seen_as_input(tiny_data, TINY, vocab)
     assert set(run.row_updates) == {"input", "output"}
-    assert run.row_updates["input"].tolist() == expected.tolist()
+    assert all(set(rows) == {"steps", "path", "net"} for rows in run.row_updates.values())
+    read = run.row_updates["input"]
+    assert read["steps"].tolist() == expected.tolist()
     assert expected[0] == 0 and (expected < run.steps).any()  # <unk> never read; some words rare
-    assert (run.row_updates["output"] == run.steps).all()  # every output row, every step
+    assert (run.row_updates["output"]["steps"] == run.steps).all()  # every output row, every step
+    never = expected == 0  # a row no step changed travelled nowhere
+    assert (read["path"][never] == 0).all() and (read["net"][never] == 0).all()
+    for rows in run.row_updates.values():
+        assert rows["path"].dtype == np.float64 and rows["net"].shape == (vocab,)
+        assert (rows["path"][rows["steps"] > 0] > 0).all()
+        assert (rows["net"] <= rows["path"] * (1 + 1e-5)).all()  # a path is at least its net
 
 
 def test_update_recorder_tied_rows_change_at_every_step(tiny_data):
     run = train_lm(tiny_data, TINY, tied=True, seed=0, record_updates=True, progress=False,
                    device="cpu")
     assert set(run.row_updates) == {"tied"}
-    assert (run.row_updates["tied"] == run.steps).all()
+    assert (run.row_updates["tied"]["steps"] == run.steps).all()
+    assert (run.row_updates["tied"]["path"] > 0).all()
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_update_recorder_net_is_each_rows_distance_from_its_start(tiny_data, tied):
+    run = train_lm(tiny_data, TINY, tied=tied, seed=3, record_updates=True, progress=False,
+                   device="cpu")
+    torch.manual_seed(3)  # train_lm seeds the same way before it builds the model
+    start = build_lm(TINY, len(tiny_data.vocab), tied).state_dict()
+    end = run.model.state_dict()
+    weights = {"tied": "head.weight"} if tied else {"input": "embedding.weight",
+                                                    "output": "head.weight"}
+    for name, weight in weights.items():
+        distance = (end[weight] - start[weight]).norm(dim=1).numpy()
+        np.testing.assert_allclose(run.row_updates[name]["net"], distance, rtol=1e-6, atol=1e-8)
+
+
+def test_update_recorder_path_of_one_step_is_its_net_change(tiny_data):
+    one_step = dataclasses.replace(TINY, bptt=10_000)  # one chunk per epoch, so one step
+    run = train_lm(tiny_data, one_step, tied=False, seed=0, record_updates=True,
+                   progress=False, device="cpu")
+    assert run.steps == 1
+    for rows in run.row_updates.values():
+        np.testing.assert_allclose(rows["path"], rows["net"], rtol=1e-6, atol=1e-9)
 
 
 def test_compare_variants_trains_three_variants_per_seed(tiny_data):
