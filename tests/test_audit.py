@@ -469,3 +469,37 @@ def test_audit_checkpoint_bad_input_is_a_one_sentence_value_error(tmp_path, cont
     with pytest.raises(CheckpointError, match=message) as error:
         audit_checkpoint(path)
     assert isinstance(error.value, ValueError) and "\n" not in str(error.value)
+
+
+# --- found while writing notebook 07 ------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_a_dynamically_quantized_head_does_not_crash_audit_and_is_named():
+    """quantize_dynamic puts a dtype and packed parameters into the state_dict, and the head's
+    weight is no Parameter any more: audit must say what it is, not crash or print '?'."""
+    model = gpt2(tied=True)
+    quantized = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    report = audit(quantized)
+    mismatch = the(report, "config_mismatch")
+    assert "?" not in mismatch.message and "lm_head (a " in mismatch.message
+    assert "tie_weights() would discard it" in mismatch.message
+
+
+@pytest.mark.parametrize("build", [lambda: EmbedHead(10, 3, tied=True),
+                                   lambda: RecurrentLM(20, 4, 4, tied=True)])
+def test_a_package_model_that_says_tied_but_is_not(build):
+    """No config, copies that differ: the model's own `tied` flag is what tells."""
+    model = build()
+    model.embedding.weight = nn.Parameter(model.head.weight.detach().clone() + 1)
+    mismatch = the(audit(model), "config_mismatch")
+    assert "says tied=True" in mismatch.message and "tie(model.embedding, model.head)" in \
+        mismatch.message
+    tie(model.embedding, model.head)
+    assert audit(model).ok
+
+
+def test_untie_keeps_the_models_tied_flag_in_step():
+    model = EmbedHead(10, 3, tied=True)
+    untie(model, "embedding.weight")
+    assert model.tied is False
+    assert kinds(audit(model)) == ["lost_tie"]  # equal copies until they train apart

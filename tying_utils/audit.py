@@ -33,7 +33,8 @@ FINDING_KINDS = {
     "alias": "two or more Parameters over the same memory",
     "view": "Parameters over overlapping memory with different shapes or layouts",
     "lost_tie": "an embedding and a head with equal values in separate memory",
-    "config_mismatch": "config.tie_word_embeddings disagrees with what the model or file holds",
+    "config_mismatch": "config.tie_word_embeddings (or a model's own `tied` flag) disagrees with "
+                       "what the model or file holds",
     "head_missing": "a checkpoint lacks the head although its config says untied",
     "optimizer_missing": "a tied Parameter that no param group holds",
     "optimizer_duplicate": "a Parameter held twice by the optimizer",
@@ -134,6 +135,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> A
     _check_sharing(report, groups, params)
     _check_embedding_heads(report, model, params, groups)
     _check_config(report, model)
+    _check_declared_tie(report, model)
     if optimizer is not None:
         _check_optimizer(report, model, optimizer, params, groups)
     _check_meta(report, params)
@@ -237,25 +239,57 @@ def _check_config(report: AuditReport, model: nn.Module) -> None:
     modules = _hf_embeddings(model)
     if says_tied is None or modules is None:
         return
-    weights = [getattr(module, "weight", None) for module in modules]
-    if any(weight is None for weight in weights):
-        return
-    pair = tuple(_weight_name(module, _module_paths(model)) or "?" for module in modules)
-    holds_tied = weights[0] is weights[1]
+    paths = _module_paths(model)
+    pair = tuple(_weight_name(module, paths) or _describe_module(module, paths)
+                 for module in modules)
+    weights = [module._parameters.get("weight") for module in modules]
+    holds_tied = weights[0] is not None and weights[0] is weights[1]
     report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
                 f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
     if says_tied and not holds_tied:
         report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are "
-                    f"separate Parameters: the model trains and saves two matrices while its "
-                    f"config promises one; call model.tie_weights() (or tie them) before "
-                    f"training, or set tie_word_embeddings=False.")
+                    f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are not "
+                    f"one Parameter: the model trains and saves two matrices while its config "
+                    f"promises one; if the head is meant to be the embedding, call "
+                    f"model.tie_weights() before training, but if it was changed on purpose (a "
+                    f"head trained apart, e.g. LoRA modules_to_save, or a quantized copy), set "
+                    f"tie_word_embeddings=False instead: tie_weights() would discard it.")
     elif holds_tied and not says_tied:
         report._add("config_mismatch", pair,
                     f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
                     f"Parameter: save_pretrained stores it once, and from_pretrained, following "
                     f"the config, then starts {pair[1]} from random values; set "
                     f"tie_word_embeddings=True, or untie them.")
+
+
+def _describe_module(module: nn.Module, paths: dict[int, str]) -> str:
+    """A module whose weight is not a plain Parameter (a quantized layer, a LoRA wrapper)."""
+    path = paths.get(id(module), "a module outside the model")
+    return f"{path} (a {type(module).__name__}, whose weight is not a Parameter of the model)"
+
+
+def _check_declared_tie(report: AuditReport, model: nn.Module) -> None:
+    """The package's own models say `tied=True/False`: hold them to it, config or not."""
+    declared = getattr(model, "tied", None)
+    embedding, head = getattr(model, "embedding", None), getattr(model, "head", None)
+    if not isinstance(declared, bool) or not isinstance(embedding, nn.Embedding) \
+            or not isinstance(head, nn.Linear):
+        return
+    holds_tied = embedding._parameters.get("weight") is head._parameters.get("weight")
+    pair = {"embedding.weight", "head.weight"}
+    if any(pair <= set(finding.names) for finding in report.findings):
+        return  # already reported as an alias, a view or a lost tie
+    if declared and not holds_tied:
+        report._add("config_mismatch", ("embedding.weight", "head.weight"),
+                    f"{type(model).__name__} says tied=True but embedding.weight and head.weight "
+                    f"are separate Parameters (a move to or from meta, to_empty(), a resize or a "
+                    f"load with assign=True gives each name its own): tie them again with "
+                    f"tying_utils.tie(model.embedding, model.head).")
+    elif holds_tied and not declared:
+        report._add("config_mismatch", ("embedding.weight", "head.weight"),
+                    f"{type(model).__name__} says tied=False but embedding.weight and "
+                    f"head.weight are one Parameter: untie them, or build the model with "
+                    f"tied=True.")
 
 
 def _check_optimizer(report: AuditReport, model: nn.Module, optimizer, params: dict,
@@ -346,7 +380,8 @@ def _check_meta(report: AuditReport, params: dict) -> None:
 
 def _check_safetensors(report: AuditReport, model: nn.Module) -> None:
     """safetensors.torch.save_file refuses state_dict entries that share memory."""
-    state = model.state_dict()
+    # A quantized layer's state_dict also holds non-tensors (its dtype, packed parameters).
+    state = {k: v for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}
     if any(tensor.is_meta for tensor in state.values()):
         return
     for names in shared_tensor_groups(state):

@@ -107,13 +107,17 @@ def untie(module: nn.Module, name: str = "weight") -> nn.Parameter:
 
     `name` may be dotted (`untie(model, "embedding.weight")`). The copy starts with the shared
     values; from then on the two names train separately. An optimizer built before `untie` still
-    holds the old Parameter: build a new one.
+    holds the old Parameter: build a new one. A model that records its tie in a `tied` flag (the
+    package's EmbedHead, RecurrentLM, TransformerLM) gets `tied = False`, so that `audit` holds
+    it to what it now is.
     """
     _require_module(module, "untie")
     owner, attr = _resolve(module, name)
     old = getattr(owner, attr)
     new = nn.Parameter(old.detach().clone(), requires_grad=old.requires_grad)
     setattr(owner, attr, new)
+    if isinstance(getattr(module, "tied", None), bool):
+        module.tied = False
     return new
 
 
