@@ -74,6 +74,13 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
         return _split_text("pydoc", text)
     path = Path(source)
     if path.is_dir():
+        for name in SPLIT_FILES:
+            if (path / name).is_dir():
+                raise ValueError(f"{str(path / name)!r} is a folder: a corpus folder needs "
+                                 f"train.txt, valid.txt and test.txt as text files.")
+            if (path / name).exists() and not (path / name).is_file():
+                raise ValueError(f"{str(path / name)!r} is not a regular file (a device, a pipe "
+                                 f"or a socket): a corpus split must be a text file.")
         missing = [name for name in SPLIT_FILES if not (path / name).is_file()]
         if missing:
             raise ValueError(
@@ -89,6 +96,9 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
         return Corpus(path.name, *splits, characters=len(joined), sha256=_sha256(joined))
     if path.is_file():
         return _split_text(path.name, _read_text(path))
+    if path.exists():
+        raise ValueError(f"{str(path)!r} is not a regular file or a folder (a device, a pipe or "
+                         f"a socket): give 'pydoc', a text file, or a corpus folder.")
     raise ValueError(
         f"no corpus at {str(path)!r}: give 'pydoc', a text file, or a folder with train.txt, "
         f"valid.txt and test.txt."
@@ -96,7 +106,11 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
 
 
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:  # e.g. no permission to read it
+        raise ValueError(f"cannot read {str(path)!r} ({error.strerror or error}): a corpus "
+                         f"file must be readable.") from None
     if b"\0" in data:
         raise ValueError(f"{str(path)!r} looks binary (it contains NUL bytes): give a UTF-8 "
                          f"text file.")
@@ -115,8 +129,9 @@ def _split_text(name: str, text: str) -> Corpus:
     cut_valid = int(SPLIT_FRACTIONS[0] * len(tokens))
     cut_test = int((SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]) * len(tokens))
     if len(tokens) < 20:
-        raise ValueError(f"{name!r} has only {len(tokens)} tokens: a corpus to split into "
-                         f"train, valid and test needs at least 20.")
+        count = f"{len(tokens)} token" + ("" if len(tokens) == 1 else "s")
+        raise ValueError(f"{name!r} has only {count}: a corpus to split into train, valid and "
+                         f"test needs at least 20.")
     return Corpus(name, tokens[:cut_valid], tokens[cut_valid:cut_test], tokens[cut_test:],
                   characters=len(text), sha256=_sha256(text))
 
