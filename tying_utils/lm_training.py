@@ -1,12 +1,19 @@
-"""Train and evaluate language models: perplexity, SGD with clipping, paired variants.
+"""Train and evaluate language models, recurrent or Transformer: perplexity, paired variants.
 
-Introduced in notebook 05 (language_model); notebook 06 (transformer) and the `lm` command use it.
+Introduced in notebook 05 (language_model); notebook 06 (transformer) and the `lm` and `sweep`
+commands use it too.
 
-- `perplexity`: exp of the mean cross-entropy per token, the state carried from chunk to chunk.
-- `train_lm`, `compare_variants`: SGD with gradient clipping (as in Zaremba et al. 2014, the
-  setting Press & Wolf 2017 build on), perplexity per epoch, and optionally how many steps changed
-  each embedding row (Press & Wolf's update argument).
+- `perplexity`: exp of the mean cross-entropy per token, the state carried from chunk to chunk
+  (a Transformer carries none: each chunk is its whole context).
+- `LMConfig`, `build_lm`: one training setup, and the model it names (`arch` "lstm", the
+  `RecurrentLM` of lm.py, or "transformer", the `TransformerLM` of transformer.py).
+- `train_lm`, `compare_variants`: the LSTM with SGD and gradient clipping (as in Zaremba et al.
+  2014, the setting Press & Wolf 2017 build on), the Transformer with Adam; perplexity per epoch,
+  and optionally how each embedding row moved: how many steps changed it, and how far
+  (Press & Wolf's update argument).
 - `lm_table`, `lm_results_json`: the results as the `lm` command prints and writes them.
+- `run_sweep`, `sweep_point`, `paired_interval`, `plot_sweep`: notebook 06's question, when
+  does tying pay, as the width grows (the `sweep` command).
 - `nearest_neighbours`, `neighbour_overlap`: what the embedding matrices learned.
 """
 
@@ -25,12 +32,15 @@ from torch import nn
 from .corpus import LMData, Vocabulary, batchify, bptt_chunks
 from .lm import CELLS, RecurrentLM, _check_sizes, size_matched_dim
 from .runtime import threads_for
+from .transformer import CONVENTIONS, TransformerLM, size_matched_width
 from .tying import count_parameters
 
 __all__ = [
-    "VARIANTS", "VARIANT_LABELS", "default_device", "perplexity", "nearest_neighbours",
-    "neighbour_overlap", "LMConfig", "LMRun", "train_lm", "compare_variants", "lm_table",
-    "lm_results_json",
+    "ARCHS", "ARCH_DEFAULTS", "VARIANTS", "VARIANT_LABELS", "default_device", "perplexity",
+    "nearest_neighbours", "neighbour_overlap", "LMConfig", "LMRun", "build_lm",
+    "size_matched_config", "train_lm", "compare_variants", "lm_table", "lm_results_json",
+    "T_975", "DIFFERENCES", "paired_interval", "sweep_point", "run_sweep", "zero_crossings",
+    "sweep_sentence", "plot_sweep",
 ]
 
 VARIANTS = ("tied", "untied", "untied_size_matched")
@@ -48,7 +58,9 @@ def default_device() -> torch.device:
 def perplexity(model: nn.Module, ids: torch.Tensor, bptt: int = 35,
                batch_size: int = EVAL_BATCH) -> float:
     """exp(mean cross-entropy per token) of `model` on the stream `ids`, the state carried from
-    chunk to chunk. `model(tokens, state)` must return `(logits, state)`."""
+    chunk to chunk. `model(tokens, state)` must return `(logits, state)`. A `TransformerLM`
+    ignores the state and returns None for it: it reads each chunk of `bptt` tokens as its whole
+    context, so the first tokens of a chunk are predicted from few others."""
     was_training = model.training
     model.eval()
     device = next(iter(model.parameters()), torch.empty(0)).device
@@ -88,34 +100,98 @@ def neighbour_overlap(first: torch.Tensor, second: torch.Tensor, ids, k: int = 1
 
 # --- training -------------------------------------------------------------------------------------
 
+ARCHS = ("lstm", "transformer")
+# What `None` means for `layers`, `lr` and `clip`, per architecture. The LSTM's are those of
+# PyTorch's word_language_model example (plain SGD); the Transformer trains with Adam, whose
+# step does not grow with the gradient, so its learning rate is a few thousand times smaller.
+ARCH_DEFAULTS = {"lstm": {"layers": 1, "lr": 20.0, "clip": 0.25},
+                 "transformer": {"layers": 2, "lr": 3e-3, "clip": 1.0}}
+
+
 @dataclass(frozen=True)
 class LMConfig:
     """One training setup. The defaults are those of the `lm` command (a few minutes on a laptop
     CPU); batch 20, bptt 35, lr 20, clip 0.25 and dropout 0.2 are the defaults of PyTorch's
-    word_language_model example. Notebook 05 uses smaller sizes to fit its time budget."""
+    word_language_model example. Notebook 05 uses smaller sizes to fit its time budget.
+
+    `arch="transformer"` trains a `TransformerLM` of width `emb` (which `hidden` must equal),
+    `layers` blocks, `heads` attention heads, initialised by the convention `init`, with Adam;
+    it reads each chunk of `bptt` tokens as its context. `layers`, `lr` and `clip` left at None
+    take the architecture's values from `ARCH_DEFAULTS`; `cell` is the LSTM's only, `heads` and
+    `init` the Transformer's only. The values are filled in when the config is made, so choose
+    `arch` then: `dataclasses.replace(LMConfig(), arch="transformer")` keeps SGD's lr of 20.
+    """
 
     emb: int = 64
     hidden: int = 64
     cell: str = "lstm"
-    layers: int = 1
+    layers: int | None = None  # None: 1 LSTM layer, 2 Transformer blocks
     dropout: float = 0.2
     bptt: int = 35  # tokens per chunk of truncated backpropagation through time
     batch_size: int = 20  # rows of text read side by side
-    lr: float = 20.0  # plain SGD, divided by 4 after an epoch that did not improve validation
-    clip: float = 0.25  # the gradient norm is clipped to this
+    # The learning rate is divided by 4 after an epoch that did not improve validation.
+    lr: float | None = None  # None: SGD at 20 (LSTM) or Adam at 0.003 (Transformer)
+    clip: float | None = None  # the gradient norm is clipped to this (None: 0.25 or 1.0)
     epochs: int = 6
+    arch: str = "lstm"
+    heads: int = 2
+    init: str = "gpt2"
 
     def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}.")
+        for name, value in ARCH_DEFAULTS[self.arch].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)  # frozen: set once, here
         _check_sizes(emb=self.emb, hidden=self.hidden, layers=self.layers, bptt=self.bptt,
-                     batch_size=self.batch_size, epochs=self.epochs)
+                     batch_size=self.batch_size, epochs=self.epochs, heads=self.heads)
         if self.cell not in CELLS:
             raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         for name in ("lr", "clip"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value}.")
+        if self.arch == "transformer":
+            if self.hidden != self.emb:
+                raise ValueError(f"a Transformer has one width: hidden ({self.hidden}) must "
+                                 f"equal emb ({self.emb}).")
+            if self.emb % self.heads:
+                raise ValueError(f"the width ({self.emb}) must be a multiple of heads "
+                                 f"({self.heads}): each head reads an equal slice of it.")
+            if self.init not in CONVENTIONS:
+                raise ValueError(f"unknown init {self.init!r}; choose one of "
+                                 f"{', '.join(CONVENTIONS)}.")
+
+    def describe(self) -> str:
+        """The architecture and optimizer in one line (the table's header)."""
+        if self.arch == "lstm":
+            return (f"cell={self.cell} layers={self.layers} dropout={self.dropout:g} "
+                    f"bptt={self.bptt} batch={self.batch_size} lr={self.lr:g}")
+        return (f"arch=transformer layers={self.layers} heads={self.heads} init={self.init} "
+                f"dropout={self.dropout:g} context={self.bptt} batch={self.batch_size} "
+                f"Adam lr={self.lr:g}")
+
+
+def build_lm(config: LMConfig, vocab: int, tied: bool) -> nn.Module:
+    """The model `config` names, with `vocab` words, tied or not (seed the generator first)."""
+    if config.arch == "transformer":
+        return TransformerLM(vocab, config.emb, tied, config.layers, config.heads, config.bptt,
+                             config.init, config.dropout)
+    return RecurrentLM(vocab, config.emb, config.hidden, tied, config.cell, config.layers,
+                       config.dropout)
+
+
+def size_matched_config(config: LMConfig, vocab: int) -> LMConfig:
+    """`config` with the width of the untied model whose parameter count is closest to the tied
+    model's (`size_matched_dim` for the LSTM, `size_matched_width` for the Transformer)."""
+    if config.arch == "transformer":
+        small = size_matched_width(vocab, config.emb, config.layers, config.heads, config.bptt)
+    else:
+        small = size_matched_dim(vocab, config.emb, config.cell, config.layers)
+    return dataclasses.replace(config, emb=small, hidden=small)
 
 
 @dataclass
@@ -133,17 +209,22 @@ class LMRun:
     test_ppl: float = math.nan
     steps: int = 0
     seconds: float = 0.0
-    row_updates: dict[str, np.ndarray] | None = None  # matrix → steps that changed each row
+    # matrix → {"steps", "path", "net"}: per row, how many steps changed it, the sum of the
+    # lengths of those changes, and the length of its total change (see train_lm)
+    row_updates: dict[str, dict[str, np.ndarray]] | None = None
     model: nn.Module | None = field(default=None, repr=False)
 
 
 def train_lm(data: LMData, config: LMConfig, tied: bool, seed: int,
              record_updates: bool = False, progress: bool = True,
              device: torch.device | str | None = None) -> LMRun:
-    """Train one `RecurrentLM` on `data.train` and measure its perplexities.
+    """Train the model `config` names on `data.train` and measure its perplexities.
 
-    With `record_updates`, count for every row of each embedding matrix how many optimizer steps
-    changed it: `row_updates` has "input" and "output" for an untied model, "tied" for a tied one.
+    With `record_updates`, measure how every row of each embedding matrix moved: `row_updates`
+    has "input" and "output" for an untied model, "tied" for a tied one, each a dict of arrays
+    with one number per row: "steps", how many optimizer steps changed the row; "path", the sum
+    of the lengths (L2 norms) of those changes; "net", the length of the row's total change
+    from start to end of training.
     """
     with threads_for("lm"):
         return _train(data, config, tied, seed, record_updates, progress, device)
@@ -159,16 +240,20 @@ def _train(data, config, tied, seed, record_updates, progress, device) -> LMRun:
                              f"it needs at least {2 * rows} (2 for each of its {rows} rows).")
     device = torch.device(device) if device is not None else default_device()
     torch.manual_seed(seed)
-    model = RecurrentLM(len(data.vocab), config.emb, config.hidden, tied, config.cell,
-                        config.layers, config.dropout).to(device)
+    model = build_lm(config, len(data.vocab), tied).to(device)
     torch.manual_seed(seed)  # same dropout masks for every variant of one seed
     train = batchify(data.train, config.batch_size).to(device)
     train_sample = data.train[: len(data.valid)]
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    if config.arch == "transformer":
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
     tracked = ({"tied": model.head.weight} if tied else
                {"input": model.embedding.weight, "output": model.head.weight})
-    changed = {name: torch.zeros(len(data.vocab), dtype=torch.long, device=device)
-               for name in tracked}
+    start_rows = {n: p.detach().clone() for n, p in tracked.items()} if record_updates else {}
+    moved = {name: {"steps": torch.zeros(len(data.vocab), dtype=torch.long, device=device),
+                    "path": torch.zeros(len(data.vocab), dtype=torch.float64, device=device)}
+             for name in tracked}
     run = LMRun(tied, seed, config.emb, config.hidden, count_parameters(model).unique)
     steps_per_epoch = math.ceil((train.shape[1] - 1) / config.bptt)
     bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, leave=False,
@@ -187,7 +272,9 @@ def _train(data, config, tied, seed, record_updates, progress, device) -> LMRun:
             before = {n: p.detach().clone() for n, p in tracked.items()} if record_updates else {}
             optimizer.step()
             for name, old in before.items():
-                changed[name] += (tracked[name].detach() != old).any(dim=1)
+                change = tracked[name].detach() - old  # zero exactly where the row did not move
+                moved[name]["steps"] += (change != 0).any(dim=1)
+                moved[name]["path"] += change.norm(dim=1).double()
             run.steps += 1
             bar.update()
         run.valid_ppl.append(perplexity(model, data.valid, config.bptt))
@@ -200,7 +287,11 @@ def _train(data, config, tied, seed, record_updates, progress, device) -> LMRun:
     run.test_ppl = perplexity(model, data.test, config.bptt)
     run.seconds = time.perf_counter() - start
     if record_updates:
-        run.row_updates = {name: counts.cpu().numpy() for name, counts in changed.items()}
+        run.row_updates = {
+            name: {"steps": moved[name]["steps"].cpu().numpy(),
+                   "path": moved[name]["path"].cpu().numpy(),
+                   "net": (tracked[name].detach() - start_rows[name]).norm(dim=1).cpu().numpy()}
+            for name in tracked}
     run.model = model.cpu()
     return run
 
@@ -223,9 +314,8 @@ def compare_variants(data: LMData, config: LMConfig, seeds, record_updates: bool
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("compare_variants needs at least one seed.")
-    small = size_matched_dim(len(data.vocab), config.emb, config.cell, config.layers)
     setups = {"tied": (config, True), "untied": (config, False),
-              "untied_size_matched": (dataclasses.replace(config, emb=small, hidden=small), False)}
+              "untied_size_matched": (size_matched_config(config, len(data.vocab)), False)}
     runs: dict[str, list[LMRun]] = {variant: [] for variant in VARIANTS}
     with tqdm(total=len(seeds) * len(VARIANTS), disable=not progress, desc="training runs") as bar:
         for seed in seeds:
@@ -245,9 +335,8 @@ def lm_table(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig) -> st
 
     seeds = len(runs["tied"])
     lines = [
-        f"vocab={len(data.vocab)} cell={config.cell} layers={config.layers} "
-        f"dropout={config.dropout:g} bptt={config.bptt} batch={config.batch_size} "
-        f"lr={config.lr:g} epochs={config.epochs} seeds={seeds} (mean ± sd over seeds)",
+        f"vocab={len(data.vocab)} {config.describe()} epochs={config.epochs} seeds={seeds} "
+        f"(mean ± sd over seeds)",
         f"{'variant':24}{'emb=hidden':>11}{'parameters':>12}{'valid ppl':>16}{'test ppl':>16}"
         f"{'train ppl':>16}",
     ]
@@ -280,3 +369,149 @@ def lm_results_json(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig
             "train_ppl_per_epoch": [r.train_ppl for r in group],
         }
     return result
+
+
+# --- when does tying pay? the width sweep of notebook 06 ------------------------------------------
+
+# Student's t quantile for a two-sided 95% interval, by degrees of freedom (seeds - 1).
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
+         120: 1.980}
+DIFFERENCES = {"tied_minus_untied": "untied", "tied_minus_size_matched": "untied_size_matched"}
+
+
+def paired_interval(differences) -> dict:
+    """Mean of paired differences (one per seed) and its 95% t-interval: mean ± t · sd / √n.
+    With one seed the interval is unknown (NaN)."""
+    values = np.asarray(differences, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("paired_interval needs a list of at least one difference.")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "ci95": [math.nan, math.nan], "per_seed": values.tolist()}
+    df = len(values) - 1
+    t = T_975[max(k for k in T_975 if k <= df)]  # between table rows: the wider interval
+    half = t * float(values.std(ddof=1)) / math.sqrt(len(values))
+    return {"mean": mean, "ci95": [mean - half, mean + half], "per_seed": values.tolist()}
+
+
+def sweep_point(runs: dict[str, list[LMRun]], vocab: int) -> dict:
+    """One width of the sweep, from `compare_variants`' runs: sizes, per-seed perplexities, and
+    the paired differences in final validation perplexity (tied − untied, tied − size-matched
+    untied) with their 95% intervals. `embedding_share` is V·d over the untied model's
+    parameters: the fraction of the untied model that tying removes."""
+    tied, untied = runs["tied"][0], runs["untied"][0]
+    point = {
+        "width": tied.emb,
+        "size_matched_width": runs["untied_size_matched"][0].emb,
+        "parameters": {v: runs[v][0].parameters for v in VARIANTS},
+        "embedding_share": vocab * tied.emb / untied.parameters,
+        "seeds": [r.seed for r in runs["tied"]],
+        "valid_ppl": {v: [r.valid_ppl[-1] for r in runs[v]] for v in VARIANTS},
+        "test_ppl": {v: [r.test_ppl for r in runs[v]] for v in VARIANTS},
+        "train_ppl": {v: [r.train_ppl[-1] for r in runs[v]] for v in VARIANTS},
+        "seconds": {v: [r.seconds for r in runs[v]] for v in VARIANTS},
+    }
+    for name, other in DIFFERENCES.items():
+        point[name] = paired_interval(np.subtract(point["valid_ppl"]["tied"],
+                                                  point["valid_ppl"][other]))
+    return point
+
+
+def run_sweep(data: LMData, config: LMConfig, widths, seeds, progress: bool = True,
+              device=None) -> dict:
+    """Notebook 06's question, when does tying pay: for every width d in `widths` train the
+    tied, untied and size-matched untied models that `config` describes (with emb = hidden = d)
+    for every seed, and return the JSON the `sweep` command writes: the configuration, one
+    `sweep_point` per width, and the seconds it took (wall clock, and CPU time: on one thread
+    and a busy machine the second says what the first would be on an idle one)."""
+    from tqdm.auto import tqdm
+
+    widths = [int(w) for w in widths]
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not widths or not seeds:
+        raise ValueError("a sweep needs at least one width and one seed.")
+    configs = [dataclasses.replace(config, emb=w, hidden=w) for w in widths]  # checks each width
+    start, start_cpu = time.perf_counter(), time.process_time()
+    points = []
+    for setup in tqdm(configs, disable=not progress, desc="widths"):
+        runs = compare_variants(data, setup, seeds, progress=False, device=device)
+        points.append(sweep_point(runs, len(data.vocab)))
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("emb", "hidden")}
+    return {
+        "config": {**settings, "widths": widths, "seeds": seeds, "corpus": data.corpus.name,
+                   "corpus_sha256": data.corpus.sha256, "vocab": len(data.vocab)},
+        "points": points,
+        "seconds": time.perf_counter() - start,  # wall-clock time
+        "cpu_seconds": time.process_time() - start_cpu,  # CPU time of all threads together
+    }
+
+
+def zero_crossings(points: list[dict], name: str = "tied_minus_untied") -> list[float]:
+    """The embedding shares at which the mean difference `name` changes sign between two
+    neighbouring widths, by linear interpolation (empty when it keeps one sign)."""
+    ordered = sorted(points, key=lambda p: p["embedding_share"])
+    found = []
+    for a, b in zip(ordered, ordered[1:]):
+        ya, yb = a[name]["mean"], b[name]["mean"]
+        if ya == 0 or ya * yb < 0:
+            xa, xb = a["embedding_share"], b["embedding_share"]
+            found.append(xa + (xb - xa) * ya / (ya - yb) if ya != yb else xa)
+    return found
+
+
+def plot_sweep(result: dict, ax=None, name: str = "tied_minus_untied", label: str | None = None,
+               color: str | None = None, widths: bool = True):
+    """The sweep's finding on `ax`: x = the embedding's share of the untied model, y = the mean
+    paired difference `name` in validation perplexity with its 95% interval, one point per width
+    (labelled d = … when `widths`; wider models sit further left)."""
+    from matplotlib.ticker import PercentFormatter
+
+    from .plots import COLORS, new_axes
+
+    ax = ax if ax is not None else new_axes()[1][0]
+    points = sorted(result["points"], key=lambda p: p["embedding_share"])
+    x = np.array([p["embedding_share"] for p in points])
+    mean = np.array([p[name]["mean"] for p in points])
+    low, high = (np.array([p[name]["ci95"][i] for p in points]) for i in (0, 1))
+    color = color or (COLORS["untied"] if name == "tied_minus_untied"
+                      else COLORS["untied (size-matched)"])
+    other = "untied" if name == "tied_minus_untied" else "untied (size-matched)"
+    seeds = len(points[0][name]["per_seed"])
+    ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, marker="o", capsize=3,
+                label=label or f"tied − {other}: mean and 95% interval over {seeds} seeds")
+    if widths:
+        for p, xi in zip(points, x):
+            ax.annotate(f"d={p['width']}", (xi, 0), textcoords="offset points", xytext=(0, -14),
+                        ha="center", fontsize="x-small", color="0.3")
+    ax.axhline(0, color="0.4", lw=0.8, ls="--")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("input embedding's share of the untied model's parameters (wider models left)")
+    ax.set_ylabel("Δ validation perplexity (tied − other)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def sweep_sentence(result: dict) -> str:
+    """One line that says what the sweep found, from its numbers: where each paired difference
+    changes sign, and at which widths its 95% interval lies wholly on one side of zero."""
+    points = sorted(result["points"], key=lambda p: p["width"])
+    parts = []
+    for name, other in (("tied_minus_untied", "untied"),
+                        ("tied_minus_size_matched", "size-matched untied")):
+        better = [p["width"] for p in points if p[name]["ci95"][1] < 0]
+        worse = [p["width"] for p in points if p[name]["ci95"][0] > 0]
+        crossings = zero_crossings(points, name)
+        if crossings:
+            where = " and ".join(f"{c:.0%}" for c in crossings)
+            trend = f"changes sign at an embedding share of {where}"
+        elif all(p[name]["mean"] < 0 for p in points):
+            trend = "is below zero at every width"
+        else:
+            trend = "is above zero at every width"
+        sure = "; ".join(text for text, widths in (("tied better", better),
+                                                    ("tied worse", worse)) if widths
+                         for text in [f"{text} at d = {', '.join(map(str, widths))}"])
+        parts.append(f"tied − {other} {trend} ({sure or 'no interval excludes zero'})")
+    return "; ".join(parts) + "."
