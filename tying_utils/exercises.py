@@ -853,3 +853,254 @@ def check_rows_changed(answer, vocab: int = 1000, words_in_batch: int = 300) -> 
     return _verdict(given == truth,
                     f"Right: {words_in_batch} input rows, all {vocab} output rows, and all "
                     f"{vocab} rows of a tied matrix (it is the output matrix too).", hint)
+
+
+# --- notebook 06: transformer --------------------------------------------------------------------
+
+def _real_budget(model_id: str):
+    from .budget import REAL_MODELS, parameter_budget
+
+    return parameter_budget(REAL_MODELS[model_id]["config"])
+
+
+def _as_whole_number(answer) -> int | None:
+    """A whole number (an int, or a float or NumPy scalar with no fraction) as an int, or None."""
+    value = _as_number(answer)
+    if value is None or not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)
+
+
+@exercise_checker
+def check_tying_saving(answer) -> bool:
+    """Exercise 06.1: how many parameters does tying save in Llama 3.2 1B (vocabulary 128,256,
+    hidden size 2,048, no bias in its output layer)?"""
+    budget = _real_budget("meta-llama/Llama-3.2-1B")
+    vocab, hidden = budget.vocab_size, budget.hidden_size
+    value = _as_whole_number(answer)
+    if value is None:
+        return _verdict(False, "", "Answer with a whole number of parameters.")
+    truth = vocab * hidden
+    hints = {
+        2 * truth: "That counts both matrices. Tied, the model keeps one of them: tying saves "
+                   "one V × d matrix.",
+        truth + vocab: "Llama's output layer has no bias: tying saves the V × d matrix alone.",
+        budget.total: "That is the whole (tied) model. Tying saves only the second V × d matrix.",
+        budget.untied_total: "That is the whole untied model. Tying saves only one V × d matrix.",
+    }
+    return _verdict(
+        value == truth,
+        f"{truth:,} parameters, one {vocab:,} × {hidden:,} matrix: "
+        f"{budget.embedding_share:.1%} of the untied model's {budget.untied_total:,}.",
+        hints.get(value, "Tied, the output layer reuses the input embedding's (V, d) matrix: "
+                         "the saving is one matrix of V × d numbers."),
+    )
+
+
+@exercise_checker
+def check_tied_logit_scale(answer, dim: int = 64) -> bool:
+    """Exercise 06.2: a tied model that keeps nn.Embedding's N(0, 1) values computes a logit as
+    the dot product of LayerNorm(h) (d coordinates of mean 0 and variance about 1) with a row of
+    N(0, 1) numbers. About what standard deviation does one logit have at the start, for
+    d = `dim`?"""
+    value = _as_number(answer)
+    if value is None:
+        return _verdict(False, "", "Answer with one number, the standard deviation of a logit.")
+    truth = math.sqrt(dim)
+    if abs(value - dim) < 0.5:
+        hint = (f"{dim} is the variance of the sum of {dim} products of unit variance; the "
+                "standard deviation is its square root.")
+    elif abs(value - 1) < 0.05:
+        hint = (f"One product has standard deviation 1, but a logit adds up {dim} of them: "
+                "variances add.")
+    elif abs(value - 0.02 * truth) < 0.01:
+        hint = ("That is GPT-2's start, N(0, 0.02). Here the shared matrix keeps nn.Embedding's "
+                "N(0, 1) values.")
+    else:
+        hint = (f"A logit adds up {dim} independent products, each of variance 1 × 1: add the "
+                "variances, then take the square root.")
+    return _verdict(
+        abs(value - truth) <= 0.1 * truth,
+        f"About √{dim} = {truth:g}: logits that large make the first softmax confident and mostly "
+        f"wrong, which is why the initial loss of such a model is far above ln V.",
+        hint,
+    )
+
+
+@exercise_checker
+def check_adam_bytes_saved(answer) -> bool:
+    """Exercise 06.3: how many bytes of training state does tying save in Gemma 2B (vocabulary
+    256,000, hidden size 2,048) when it trains with Adam in mixed precision (bf16 weight and
+    gradient, fp32 master weight, Adam's two fp32 moments)?"""
+    from .budget import BYTES_PER_PARAMETER
+
+    budget = _real_budget("google/gemma-2b")
+    matrix = budget.vocab_size * budget.hidden_size
+    value = _as_whole_number(answer)
+    if value is None:
+        return _verdict(False, "", "Answer with a whole number of bytes.")
+    per_parameter = BYTES_PER_PARAMETER["Adam, mixed precision"]
+    truth = matrix * per_parameter
+    hints = {
+        matrix: "That is the number of parameters; each one costs several bytes of training "
+                "state.",
+        2 * matrix: "2 bytes per parameter is the bf16 weight alone (what inference holds). "
+                    "Training also holds its gradient, an fp32 master copy and Adam's moments.",
+        8 * matrix: "8 bytes are Adam's two fp32 moments; add the bf16 weight and gradient "
+                    "(2 + 2) and the fp32 master weight (4).",
+        12 * matrix: "12 bytes are the fp32 master weight and Adam's two moments; add the bf16 "
+                     "weight and its gradient (2 + 2).",
+        4 * matrix: "4 bytes per parameter is one fp32 copy; count every copy training holds.",
+    }
+    return _verdict(
+        value == truth,
+        f"{truth:,} bytes, about {truth / 1e9:.1f} GB: {per_parameter} bytes for each of the "
+        f"{matrix:,} parameters of one 256,000 × 2,048 matrix.",
+        hints.get(value, f"Count the parameters of one {budget.vocab_size:,} × "
+                         f"{budget.hidden_size:,} matrix, then the bytes each costs in training: "
+                         "2 + 2 + 4 + 4 + 4."),
+    )
+
+
+# --- notebook 07: tie lifecycle ------------------------------------------------------------------
+
+@exercise_checker
+def check_copied_head_count(answer, config) -> bool:
+    """Exercise 07.1: the parameter count a loader reports when it copies the embedding of the
+    tied model that `config` describes (a config dict of `budget.REAL_MODELS`) into the head
+    instead of tying them, as in rasbt/LLMs-from-scratch #822."""
+    from .budget import parameter_budget
+
+    budget = parameter_budget(config)
+    value = _as_whole_number(answer)
+    if value is None:
+        return _verdict(False, "", "Answer with a whole number of parameters.")
+    matrix = budget.vocab_size * budget.hidden_size
+    truth = budget.untied_total
+    hints = {
+        budget.total: "That is the tied model's count, the right one. The copying loader holds "
+                      "a second V × d matrix for its head: add it.",
+        matrix: "That is the extra matrix alone; the loader reports the whole model, the tied "
+                "count plus that matrix.",
+        budget.total + 2 * matrix: "The tied count already holds the embedding once: the copy "
+                                   "adds one V × d matrix, not two.",
+        2 * budget.total: "Only the head is copied, not the whole model: add one V × d matrix.",
+        budget.total - matrix: "Copying adds a matrix; it removes none.",
+        truth + budget.vocab_size: "This output layer has no bias: the copy is the V × d matrix "
+                                   "alone.",
+    }
+    return _verdict(
+        value == truth,
+        f"{truth:,}: the tied {budget.total:,} plus one {budget.vocab_size:,} × "
+        f"{budget.hidden_size:,} matrix ({matrix:,}). count_parameters(model).unique shows it, "
+        f"and tying brings it back to {budget.total:,}.",
+        hints.get(value, f"Start from the tied count ({budget.total:,}) and add what the copy "
+                         f"stores: one vocab_size × hidden_size matrix."),
+    )
+
+
+def _decay_of(optimizer, param) -> float | None:
+    """The weight_decay of the first param group that holds `param`, or None."""
+    for group in optimizer.param_groups:
+        if any(held is param for held in group["params"]):
+            return group.get("weight_decay")
+    return None
+
+
+@exercise_checker
+def check_decay_groups(make_optimizer) -> bool:
+    """Exercise 07.2: `make_optimizer(model)` returns AdamW with weight_decay 0.1 on the 2-D
+    weights of the blocks of a tied `TransformerLM` and 0.0 on its embeddings (the tied matrix
+    among them), norms and biases, with every trainable Parameter in exactly one group."""
+    import torch
+    from torch import nn
+
+    from .audit import audit
+    from .transformer import TransformerLM
+
+    with torch.random.fork_rng(devices=[]):  # leave the reader's random stream untouched
+        torch.manual_seed(0)
+        model = TransformerLM(50, 16, tied=True, layers=1, heads=2, context=8, dropout=0.0)
+    try:
+        optimizer = call_answer(make_optimizer, model)
+    except _AnswerRaised as error:
+        if "more than one parameter group" in str(error):
+            return _verdict(False, "", "torch refused a Parameter in two groups: the tied matrix "
+                            "is reached both as the embedding's weight and as the head's. Put "
+                            "each Parameter of model.parameters() in exactly one group.")
+        raise
+    if not isinstance(optimizer, torch.optim.AdamW):
+        return _verdict(False, "", f"Return torch.optim.AdamW([...groups...]), not a "
+                        f"{type(optimizer).__name__}.")
+    found = {finding.kind for finding in audit(model, optimizer).findings}
+    if "optimizer_duplicate" in found:
+        return _verdict(False, "", "The optimizer holds the tied matrix twice, so each step() "
+                        "moves it twice: named_parameters(remove_duplicate=False) lists it under "
+                        "both names. Build the groups from model.parameters(), which lists it "
+                        "once.")
+    if "optimizer_stale" in found:
+        return _verdict(False, "", "The optimizer holds tensors that are not Parameters of the "
+                        "model it was given: build the groups from that model.")
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    for name, param in model.named_parameters():
+        decay = _decay_of(optimizer, param)
+        if decay is None:
+            what = "the tied matrix" if param is model.head.weight else name
+            return _verdict(False, "", f"{what} is in no group, so it never moves: every "
+                            f"trainable Parameter needs one group.")
+        wanted = 0.1 if param.dim() == 2 and id(param) not in embeddings else 0.0
+        if math.isclose(decay, wanted):
+            continue
+        if wanted == 0.0 and math.isclose(decay, 0.01):
+            what = "The tied matrix" if param is model.head.weight else name
+            hint = (f"{what} has weight_decay 0.01, AdamW's default: give its group "
+                    f"weight_decay=0.0 explicitly.")
+        elif param is model.head.weight:
+            hint = (f"The tied matrix got weight_decay {decay:g}: through the head it looks like "
+                    f"a Linear weight, but it is also the token embedding. Decide on the "
+                    f"Parameter itself and give it the embeddings' 0.0.")
+        elif id(param) in embeddings:
+            hint = f"{name} is an embedding: weight_decay 0.0, like the tied matrix."
+        elif wanted == 0.0:
+            hint = f"{name} is a norm or bias parameter (1-D): weight_decay 0.0."
+        else:
+            hint = f"{name} is a 2-D weight of a block: weight_decay 0.1."
+        return _verdict(False, "", hint)
+    return _verdict(True, "Every Parameter is in one group and the tied matrix decays like the "
+                    "other embeddings: audit(model, optimizer) is clean, and the blocks' "
+                    "matrices decay at 0.1.", "")
+
+
+@exercise_checker
+def check_quantized_head_bytes(answer) -> bool:
+    """Exercise 07.3: Gemma 2B is tied (one 256,000 × 2,048 matrix in bfloat16). By how many
+    bytes does it grow when a 4-bit quantizer converts lm_head and leaves the embedding, without
+    the quantizer's scales (huggingface/transformers #31474)?"""
+    budget = _real_budget("google/gemma-2b")
+    numbers_in_matrix = budget.vocab_size * budget.hidden_size
+    value = _as_whole_number(answer)
+    if value is None:
+        return _verdict(False, "", "Answer with a whole number of bytes (negative if the model "
+                        "shrinks).")
+    truth = numbers_in_matrix // 2
+    hints = {
+        -3 * numbers_in_matrix // 2: "That is what an untied model saves (its bf16 head, 2 "
+                                     "bytes a number, replaced by half a byte). Tied, the bf16 "
+                                     "matrix stays for the embedding.",
+        -truth: "The model grows: the head's copy is added and nothing is removed.",
+        numbers_in_matrix: "That is how many numbers the matrix holds; in 4 bits each costs half "
+                           "a byte.",
+        2 * numbers_in_matrix: "That is the bf16 matrix itself, which stays for the embedding; "
+                               "what is added is the head's 4-bit copy.",
+        5 * numbers_in_matrix // 2: "That is what the matrix costs after quantizing (bf16 plus "
+                                    "4 bits); the question asks how much it grows.",
+        272_384_000: "That is what the thread measured, scales and zero points included; leave "
+                     "them out: half a byte for each number.",
+    }
+    return _verdict(
+        value == truth,
+        f"{truth:,} bytes: the head gets its own 4-bit copy of the {numbers_in_matrix:,} "
+        f"numbers while the bf16 matrix stays for the embedding.",
+        hints.get(value, "The embedding keeps the bf16 matrix; the head adds a 4-bit copy of it: "
+                         "half a byte for each of its V × d numbers."),
+    )
