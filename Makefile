@@ -3,6 +3,7 @@
 #   make test       unit tests, notebook hygiene, nbval on every notebook, ruff
 #   make notebooks  re-execute every notebook in place (after changing tying_utils)
 #   make bench      the benchmarks whose figures go into the README
+#   make test-widgets7  the explorer's tests under ipywidgets 7.7.1 (what Colab ships)
 #   make test-browser  the real-browser smoke test (needs Debian's chromium; .ci/run installs it)
 #   make site       the course as a static HTML book in build/site/ (from the committed notebooks)
 #   make test-site  open every page of build/site/ in a real browser: images, links, search
@@ -22,7 +23,7 @@ PIP_FROM  := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEE
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab test unit nbval lint notebooks sync bench test-browser site test-site \
-	wheelhouse clean
+	wheelhouse clean test-widgets7
 
 setup: $(STAMP) $(LAB_OVERRIDES)
 
@@ -77,9 +78,26 @@ sync: setup
 notebooks: sync
 	$(PY) tools/execute_notebooks.py $(NOTEBOOKS)
 
+# On an otherwise idle machine: contention.py starts busy processes of its own and compares the
+# package's thread policy with PyTorch's default (a few minutes); its table goes into the README.
 bench: setup
 	$(PY) benchmarks/paired_training.py
 	$(PY) benchmarks/explorer.py
+	$(PY) benchmarks/transformer.py
+	$(PY) benchmarks/contention.py
+
+# The explorer under ipywidgets 7.7.1, what Colab ships (the lock installs 8): installed once
+# into .venv/widgets7 (with what 7.7.1 imports and 8 no longer needs), which goes first on
+# PYTHONPATH for this run only; the test checks that 7.7.1 is the version in use.
+WIDGETS7 := $(VENV)/widgets7
+$(WIDGETS7)/.installed: | $(STAMP)
+	$(PY) -m pip install -q --target $(WIDGETS7) --no-deps ipywidgets==7.7.1 \
+		widgetsnbextension==3.6.10 ipython_genutils==0.2.0
+	@touch $@
+
+test-widgets7: $(WIDGETS7)/.installed
+	PYTHONPATH=$(WIDGETS7) TYING_WIDGETS_VERSION=7.7.1 $(WORKERS) $(PY) -m pytest \
+		tests/test_explorer.py -q -W ignore::DeprecationWarning
 
 test-browser: setup
 	$(PY) tests/browser/run_browser_test.py

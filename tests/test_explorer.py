@@ -1,10 +1,18 @@
 """The explorer of notebook 04, driven from Python the way a reader drives it in the browser:
-set values, press Train, read the message, the summary and the plot."""
+set values, press Train, read the message, the summary and the plot.
+
+`make test-widgets7` runs this file again under ipywidgets 7.7.1 (what Colab ships), with
+TYING_WIDGETS_VERSION=7.7.1 so that the first test checks the version really in use.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 
+import ipywidgets
 import pytest
 
 from tying_utils import train
@@ -42,6 +50,14 @@ def message_text(ex: Explorer) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", ex.message.value))
 
 
+def test_runs_under_the_expected_ipywidgets():
+    expected = os.environ.get("TYING_WIDGETS_VERSION")
+    if expected is None:
+        assert int(ipywidgets.__version__.split(".")[0]) >= 7
+    else:
+        assert ipywidgets.__version__ == expected
+
+
 def test_defaults_are_the_blogs_setting():
     assert DEFAULTS == {"task": "identity", "loss": "mse", "init": "seed", "vocab": 10, "dim": 3,
                         "lr": 1e-3, "steps": 2000, "seeds": DEFAULTS["seeds"]}
@@ -63,7 +79,46 @@ def test_explorer_trains_the_default_setting_once_and_shows_it():
 def test_shows_as_a_widget_with_a_short_text_fallback(small):
     bundle = small._repr_mimebundle_()
     assert bundle[WIDGET_MIME]["model_id"] == small.widget.model_id
+    assert bundle[WIDGET_MIME]["version_major"] == 2
     assert "VBox" not in bundle["text/plain"]
+
+
+def test_the_widget_bundle_is_written_out_where_widgets_have_none(small, monkeypatch):
+    """ipywidgets 7 widgets have no _repr_mimebundle_: the explorer writes the same bundle."""
+    class Widget7:  # what the explorer sees of an ipywidgets 7 VBox
+        model_id = small.widget.model_id
+
+    monkeypatch.setattr(small, "widget", Widget7())
+    bundle = small._repr_mimebundle_()
+    assert bundle[WIDGET_MIME] == {"version_major": 2, "version_minor": 0,
+                                   "model_id": small.widget.model_id}
+
+
+def test_explorer_opens_from_the_package_and_from_the_module():
+    """`from tying_utils import explorer; explorer()` and `from tying_utils.explorer import
+    explorer` both open it, and the module stays a module (for `import ... as`, mock.patch);
+    checked in a fresh interpreter, where the import order is what a reader's is."""
+    code = (
+        "import sys, types\n"
+        "from unittest import mock\n"
+        "import tying_utils\n"
+        "assert 'ipywidgets' not in sys.modules, 'import tying_utils needs no ipywidgets'\n"
+        "from tying_utils import explorer\n"
+        "assert type(explorer(train_now=False)).__name__ == 'Explorer'\n"
+        "assert type(tying_utils.explorer(train_now=False, seeds=3)).__name__ == 'Explorer'\n"
+        "from tying_utils.explorer import explorer as function, Explorer, render_png\n"
+        "assert isinstance(function(train_now=False), Explorer)\n"
+        "import tying_utils.explorer as module\n"
+        "assert isinstance(module, types.ModuleType) and module.Explorer is Explorer\n"
+        "assert module is sys.modules['tying_utils.explorer'] is tying_utils.explorer\n"
+        "with mock.patch('tying_utils.explorer.train_many', side_effect=RuntimeError('x')):\n"
+        "    assert Explorer(seeds=2, steps=2).last_run is None\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
 
 
 def test_without_train_now_nothing_is_shown():
@@ -118,6 +173,9 @@ def test_progress_bar_reaches_its_max_and_button_is_disabled_while_training(smal
         ("lr", 0.0, "learning rate must be above 0"),
         ("lr", -0.1, "learning rate must be above 0"),
         ("lr", float("nan"), "learning rate must be above 0"),
+        ("vocab", 2.7, "vocabulary size must be a whole number from 2 to 1,000, not 2.7"),
+        ("seeds", 12.5, "seeds must be a whole number from 1 to 2,000, not 12.5"),
+        ("steps", float("inf"), "steps must be a whole number from 1 to 20,000, not inf"),
     ],
 )
 def test_bad_values_give_one_sentence_and_keep_the_last_result(small, name, value, words):
@@ -140,6 +198,8 @@ def test_bad_values_give_one_sentence_and_keep_the_last_result(small, name, valu
         ({"dim": 10_000}, "dimension must be a whole number"),
         ({"lr": 5.0}, "learning rate must be above 0 and at most 1"),
         ({"seeds": 2000, "steps": 20_000}, "Seeds × steps × vocabulary × dimension is 1,200"),
+        ({"seeds": 1000, "steps": 10_001},
+         "is 300,030,000, over the explorer's limit of 300,000,000"),
         ({"vocab": 1000, "dim": 256, "seeds": 1000, "steps": 1}, "MB, over the explorer's"),
     ],
 )
@@ -152,15 +212,27 @@ def test_extreme_settings_are_refused_with_a_message(small, values, words):
     assert snapshot(small) == before
 
 
+def test_the_memory_limit_compares_what_it_shows(small, monkeypatch):
+    """An estimate a little over the limit reads "501 MB, over 500 MB", not "500, over 500"."""
+    monkeypatch.setattr(explorer_module, "estimated_bytes",
+                        lambda config, seeds: MAX_BYTES + 1)
+    assert small.train() is False
+    assert "about 501 MB, over the explorer's 500 MB" in message_text(small)
+    monkeypatch.setattr(explorer_module, "estimated_bytes", lambda config, seeds: MAX_BYTES)
+    assert small.train() is True
+
+
 def test_a_failing_run_shows_a_sentence_not_a_traceback(small, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(explorer_module, "train_many", broken)
-    before = snapshot(small)
+    image, summary, _ = snapshot(small)
     small.button.click()
     assert message_text(small) == "Training failed (out of memory); try smaller settings."
-    assert snapshot(small) == before
+    # what the reader sees stays; the last run's curves were let go when training began
+    assert (bytes(small.image.value), small.summary.value) == (image, summary)
+    assert small.last_run is None
     assert small.button.disabled is False
     assert small.output.outputs == ()
 

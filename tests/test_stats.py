@@ -126,3 +126,37 @@ def test_steps_to_threshold_property(curve, threshold):
     else:
         step = int(step)
         assert curve[step] < threshold and all(v >= threshold for v in curve[:step])
+
+
+def test_bootstrap_in_blocks_equals_one_draw_of_all_resamples():
+    """Many seeds are resampled in blocks (to bound memory); the numbers must not change."""
+    values = np.random.default_rng(5).random(3000)  # blocks of 349 resamples
+    rng = np.random.default_rng(0)
+    stats = np.median(values[rng.integers(0, len(values), size=(2000, len(values)))], axis=1)
+    expected = np.quantile(stats, [(1 - 0.95) / 2, (1 + 0.95) / 2], method="inverted_cdf")
+    assert bootstrap_ci(values, np.median) == tuple(float(x) for x in expected)
+
+
+@given(st.lists(st.floats(0, 1, width=32), min_size=1, max_size=40), st.floats(0, 2))
+def test_float32_curves_give_what_their_float64_copy_gives(curve, threshold):
+    """Float32 curves are compared without a float64 copy; the answer must be the copy's."""
+    curves32 = np.array([curve, curve[::-1]], dtype=np.float32)
+    np.testing.assert_array_equal(steps_to_threshold(curves32, threshold),
+                                  steps_to_threshold(curves32.astype(np.float64), threshold))
+    np.testing.assert_array_equal(steps_to_threshold(curves32, np.float32(threshold)),
+                                  steps_to_threshold(curves32.astype(np.float64),
+                                                     float(np.float32(threshold))))
+    assert area_under_curve(curves32).dtype == final_loss(curves32).dtype == np.float64
+
+
+def test_large_curves_are_not_copied_to_float64():
+    """The statistics of float32 curves need less memory than a float64 copy of one of them."""
+    import tracemalloc
+
+    tied = np.ones((200, 20_000), dtype=np.float32)  # 16 MB; a float64 copy would be 32 MB
+    untied = tied * 0.5
+    tracemalloc.start()
+    compare_curves(tied, untied, threshold=0.75)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16e6, f"{peak / 1e6:.0f} MB"  # "below?" (4 MB) and the bootstrap's resamples

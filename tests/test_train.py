@@ -8,13 +8,14 @@ import torch
 
 from tying_utils import RunConfig, make_batch, train_many, train_pair
 from tying_utils.models import SeedTied, SeedUntied
-from tying_utils.train import LIMITS, build_model, estimated_bytes
+from tying_utils.train import LIMITS, build_model, estimated_bytes, starting_weights
 
 SETTINGS = [
     RunConfig(steps=300),
     RunConfig(steps=300, loss="ce"),
     RunConfig(steps=300, init="matched", task="shift"),
     RunConfig(steps=200, vocab=40, dim=6, task="permutation", lr=0.01, batch=(4, 5)),
+    RunConfig(steps=150, task="cycle", loss="ce", init="matched", lr=0.01),  # a fixed batch
 ]
 
 
@@ -190,3 +191,103 @@ def test_data_seed_fixes_the_batch_for_every_seed():
     np.testing.assert_allclose(many.losses["untied"][1], pair.losses["untied"], rtol=1e-9)
     with pytest.raises(ValueError, match="data_seed must be None or a whole number"):
         RunConfig(data_seed=-1)
+
+
+# --- the many-seed trainer's own paths ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "config",
+    [RunConfig(), RunConfig(init="matched"), RunConfig(vocab=1000, dim=256),
+     RunConfig(vocab=17, dim=1), RunConfig(vocab=2, dim=5, task="permutation")],
+    ids=lambda c: f"{c.init}-{c.vocab}x{c.dim}",
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_starting_weights_are_build_models_numbers(config, dtype):
+    """train_many draws each seed's start itself (fast); it must be build_model's, bit for bit."""
+    for seed in (0, 7, 2**40):
+        E, W, b = starting_weights(config, seed, dtype)
+        untied = build_model(config, seed, tied=False, dtype=dtype)
+        tied = build_model(config, seed, tied=True, dtype=dtype)
+        assert torch.equal(E, untied.embedding.weight) and torch.equal(W, untied.head.weight)
+        assert torch.equal(b, untied.head.bias)
+        assert torch.equal(W, tied.head.weight) and torch.equal(b, tied.head.bias)
+
+
+@pytest.mark.parametrize("path", ["term by term", "elementwise", "batched"])
+@pytest.mark.parametrize("config", [RunConfig(steps=150), SETTINGS[3], SETTINGS[4]],
+                         ids=["blog", "permutation-40x6", "cycle"])
+def test_every_matrix_product_path_equals_the_loop(monkeypatch, path, config):
+    """Products are computed term by term, elementwise or with torch.bmm, by their sizes: each
+    way alone gives the loop's numbers, for settings that use each of them by default."""
+    from tying_utils import train
+
+    monkeypatch.setattr(train, "FEW_TERMS", 10**9 if path == "term by term" else 0)
+    monkeypatch.setattr(train, "LARGE_RESULT", 0)
+    monkeypatch.setattr(train, "SMALL_PRODUCT", 0 if path == "batched" else 10**9)
+    monkeypatch.setattr(train, "SMALL_PRODUCT_TOTAL", 0 if path == "batched" else 10**12)
+    many = train_many(config, [1, 4], dtype=torch.float64)
+    for row, seed in enumerate([1, 4]):
+        pair = train_pair(config, seed, dtype=torch.float64)
+        for variant in ("tied", "untied"):
+            np.testing.assert_allclose(many.losses[variant][row], pair.losses[variant],
+                                       rtol=1e-9, atol=1e-12)
+
+
+def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients():
+    """The flat Adam raises averages below the smallest normal float before sqrt (for speed);
+    the result must still be torch.optim.Adam's exactly."""
+    from tying_utils.train import _Adam
+
+    grads = [torch.tensor([0.0, 1e-20, -3e-23, 0.5, -2.0, 1e-30, 0.0, 7e-3])] * 3
+    grads.append(torch.zeros(8))
+    for dtype in (torch.float32, torch.float64):
+        ours = torch.linspace(-1, 1, 8, dtype=dtype)
+        theirs = torch.nn.Parameter(ours.clone())
+        adam = _Adam(ours, lr=1e-3)
+        reference = torch.optim.Adam([theirs], lr=1e-3, foreach=False)
+        for grad in grads:
+            adam.step(grad.to(dtype))
+            theirs.grad = grad.to(dtype)
+            reference.step()
+            assert torch.equal(ours, theirs.detach())
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ([1.7, 2], "a seed must be a whole number from 0 to 2\\*\\*63 - 1, got 1.7"),
+        ([3, 1, 3], "each seed may appear once, but 3 appears more than once"),
+        ([2**70], "a seed must be a whole number from 0 to 2\\*\\*63 - 1, got 11805916"),
+        ([-1], "a seed must be a whole number"),
+        (["4"], "a seed must be a whole number"),
+        ([True], "a seed must be a whole number"),
+        (np.array([0.5]), "a seed must be a whole number"),
+        (2.0, "seeds must be a count or a list of seeds"),
+        (LIMITS["seeds"] + 1, "seeds must be a count from 1 to"),
+    ],
+)
+def test_bad_seeds_are_one_clear_sentence(seeds, message):
+    with pytest.raises(ValueError, match=message) as info:
+        train_many(RunConfig(steps=2), seeds)
+    assert str(info.value).endswith(".") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("seed", [1.7, 2**70, -1, "4", True, None])
+def test_one_bad_seed_for_the_loop_is_one_clear_sentence(seed):
+    with pytest.raises(ValueError, match="a seed must be a whole number from 0 to 2"):
+        train_pair(RunConfig(steps=2), seed)
+
+
+def test_the_largest_seed_and_numpy_seeds_work():
+    run = train_many(RunConfig(steps=3), np.array([2**63 - 1, 5], dtype=np.int64))
+    assert run.seeds.tolist() == [2**63 - 1, 5]
+    alone = train_many(RunConfig(steps=3), [np.int64(5)])
+    np.testing.assert_allclose(run.losses["tied"][1], alone.losses["tied"][0], rtol=1e-6)
+
+
+def test_memory_message_rounds_up_so_the_need_shows_above_the_limit(monkeypatch):
+    from tying_utils import train
+
+    monkeypatch.setattr(train, "estimated_bytes", lambda *args: LIMITS["bytes"] + 1)
+    with pytest.raises(ValueError, match="about 4.1 GB, over the 4.0 GB limit"):
+        train_many(RunConfig(steps=2), 2)

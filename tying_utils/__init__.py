@@ -6,10 +6,12 @@ notebooks / command line; `tying` and `models` need nothing else, and no library
 the command line (`cli`).
 """
 
+from .audit import AuditReport, Finding, audit, audit_checkpoint
+from .budget import ParameterBudget, parameter_budget
 from .corpus import load_corpus, prepare
-from .explorer import Explorer
+from .explorer import Explorer  # and tying_utils.explorer, a callable module: explorer()
 from .lm import RecurrentLM
-from .lm_training import LMConfig, compare_variants, perplexity, train_lm
+from .lm_training import LMConfig, compare_variants, perplexity, run_sweep, train_lm
 from .models import EmbedHead, SeedTied, SeedUntied
 from .runtime import set_threads
 from .stats import (
@@ -24,6 +26,17 @@ from .stats import (
 )
 from .tasks import TASKS, make_batch
 from .train import LIMITS, ManyRun, PairRun, RunConfig, build_model, train_many, train_pair
-from .tying import ParameterCount, assert_tied, count_parameters, tie, tied_groups, untie
+from .transformer import TransformerLM
+from .tying import (
+    ParameterCount,
+    SharedGroup,
+    assert_tied,
+    count_parameters,
+    shared_memory_groups,
+    shared_tensor_groups,
+    tie,
+    tied_groups,
+    untie,
+)
 
 __version__ = "0.1.0"

@@ -1,7 +1,10 @@
 """The interactive explorer that ends notebook 04 (loss_curves): "Try it yourself".
 
-    from tying_utils.explorer import explorer
+    from tying_utils import explorer
     explorer()
+
+(`from tying_utils.explorer import explorer` works too: this module can be called like its
+function `explorer`, see the end of the file.)
 
 Pick a task, a loss, an initialisation and the sizes, press Train, and see the loss curves of
 tied and untied models over many seeds (median and a 10–90 % band), with a one-line summary of
@@ -11,6 +14,9 @@ on the softmax, each module's own init, 10 tokens, dimension 3, Adam with lr 1e-
 Only the Train button trains, so typing in a box never starts a run. Settings outside the
 explorer's limits (stated under the controls) get one sentence in the widget and leave the last
 plot in place; the widget never shows a traceback.
+
+It runs with ipywidgets 7.6 and later (7.7.1 is what Colab ships) as well as 8; ipywidgets is
+imported only when an explorer is made, so `import tying_utils` stays quick without it.
 """
 
 from __future__ import annotations
@@ -18,18 +24,23 @@ from __future__ import annotations
 import html
 import io
 import math
+import numbers
+import sys
 import time
+import types
 
-import ipywidgets as widgets
+import numpy as np
 
-from .plots import plot_bands
+from .plots import COLORS, LABELS
+from .runtime import threads_for
 from .stats import PairedSummary, compare_curves, default_threshold
 from .tasks import TASKS
-from .train import INITS, LOSSES, ManyRun, RunConfig, estimated_bytes, train_many
+from .train import INITS, LOSSES, VARIANTS, ManyRun, RunConfig, estimated_bytes, train_many
 
-__all__ = ["explorer", "Explorer", "DEFAULTS", "EXPLORER_LIMITS", "MAX_WORK", "MAX_BYTES"]
+__all__ = ["explorer", "Explorer", "DEFAULTS", "EXPLORER_LIMITS", "MAX_WORK", "MAX_BYTES",
+           "render_png"]
 
-# The blog's setting; 100 seeds train in well under a second on a 2-core CPU.
+# The blog's setting; 100 seeds train in a fraction of a second on one CPU thread.
 DEFAULTS = {
     "task": "identity", "loss": "mse", "init": "seed",
     "vocab": 10, "dim": 3, "lr": 1e-3, "steps": 2000, "seeds": 100,
@@ -38,12 +49,15 @@ DEFAULTS = {
 # Smaller than train.LIMITS, so that one click gives an answer in seconds, not minutes.
 EXPLORER_LIMITS = {"vocab": (2, 1000), "dim": (1, 256), "steps": (1, 20_000), "seeds": (1, 2000)}
 MAX_LR = 1.0
-# The time of a run grows with seeds × steps × vocab × dim: 1000 seeds × 2000 steps of the blog's
-# 10 × 3 models is 60 million and takes a few seconds; the cap allows about five times that.
+# The time of a run grows with seeds × steps × vocabulary × dimension: 2000 seeds × 20,000 steps
+# of the blog's 10 × 3 models is 1.2 billion and would take half a minute; the cap is a quarter.
 MAX_WORK = 300_000_000
-MAX_BYTES = 500_000_000  # train.estimated_bytes of the run
+MAX_BYTES = 500_000_000  # train.estimated_bytes of the run: training, statistics and plot
+PLOTTED_STEPS = 400  # the bands are drawn through at most this many steps (enough for 720 pixels)
 
 NAMES = {"vocab": "vocabulary size", "dim": "dimension", "steps": "steps", "seeds": "seeds"}
+TEXT_PLAIN = "Explorer: run this cell in JupyterLab, Notebook, VS Code or Colab to use it."
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 LIMITS_TEXT = (
     "Limits: "
@@ -57,7 +71,8 @@ LIMITS_TEXT = (
 def explorer(**settings) -> Explorer:
     """The explorer at the blog's setting, already trained once; show it as a cell's last line.
 
-    Keyword arguments override `DEFAULTS`, e.g. `explorer(task="shift", loss="ce")`.
+    Keyword arguments override `DEFAULTS`, e.g. `explorer(task="shift", loss="ce")`;
+    `train_now=False` shows it without training.
     """
     return Explorer(**settings)
 
@@ -68,9 +83,15 @@ class Explorer:
     Controls: `.task`, `.loss`, `.init`, `.vocab`, `.dim`, `.lr`, `.steps`, `.seeds`, `.button`.
     Results: `.progress`, `.message`, `.image` (a PNG), `.summary`, and `.last_run`
     (the `ManyRun` behind the plot) with `.last_summary` (its `PairedSummary`).
+
+    The explorer holds one run at a time: pressing Train with good settings lets go of the last
+    run's curves (`.last_run` is None while training), so that two runs never share the memory
+    limit; the plot and summary stay until the new ones replace them.
     """
 
     def __init__(self, train_now: bool = True, **settings):
+        import ipywidgets as widgets  # here, not at the top: see the module's docstring
+
         unknown = set(settings) - set(DEFAULTS)
         if unknown:
             raise ValueError(
@@ -88,20 +109,25 @@ class Explorer:
             return widgets.Dropdown(options=options, value=values[name], description=name,
                                     style=wide, layout=box)
 
-        def number(name, kind, description):
-            # Text boxes, not sliders: a slider clamps, and the explorer should explain a bad
-            # value instead of silently changing it. They update only on Enter or leaving the box.
-            return kind(value=values[name], description=description, style=wide, layout=box,
-                        continuous_update=False)
+        def number(name, description):
+            # Number boxes, not sliders: a slider clamps, and the explorer should explain a bad
+            # value instead of silently changing it. FloatText, not IntText, for whole numbers
+            # too: IntText would turn 2.7 into 2 without a word. The boxes update only on Enter
+            # or on leaving the box (continuous_update=False).
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"the explorer's {name} must be a number, got {value!r}.")
+            return widgets.FloatText(value=value, description=description, style=wide,
+                                     layout=box, continuous_update=False)
 
         self.task = choice("task", TASKS)
         self.loss = choice("loss", LOSSES)
         self.init = choice("init", INITS)
-        self.vocab = number("vocab", widgets.IntText, "vocabulary")
-        self.dim = number("dim", widgets.IntText, "dimension")
-        self.lr = number("lr", widgets.FloatText, "learning rate")
-        self.steps = number("steps", widgets.IntText, "steps")
-        self.seeds = number("seeds", widgets.IntText, "seeds")
+        self.vocab = number("vocab", "vocabulary")
+        self.dim = number("dim", "dimension")
+        self.lr = number("lr", "learning rate")
+        self.steps = number("steps", "steps")
+        self.seeds = number("seeds", "seeds")
         self.button = widgets.Button(description="Train", button_style="primary", icon="play",
                                      layout=box)
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="training",
@@ -134,46 +160,57 @@ class Explorer:
             self.train()
 
     # Shown as the last expression of a cell: the widget in a notebook, one line elsewhere.
+    # ipywidgets 8 widgets have _repr_mimebundle_; ipywidgets 7 ones display themselves through
+    # _ipython_display_ instead, so there the bundle is written out: the same widget-view data.
     def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = "Explorer: run this cell in JupyterLab, Notebook or Colab to use it."
+        if hasattr(self.widget, "_repr_mimebundle_"):
+            bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        else:
+            bundle = {WIDGET_MIME: {"version_major": 2, "version_minor": 0,
+                                    "model_id": self.widget.model_id}}
+        bundle["text/plain"] = TEXT_PLAIN
         return bundle
 
     def settings(self) -> tuple[RunConfig, int]:
         """The run the controls ask for, or a ValueError with one sentence saying what is wrong."""
-        numbers = {name: getattr(self, name).value for name in EXPLORER_LIMITS}
+        counts = {}
         for name, (low, high) in EXPLORER_LIMITS.items():
-            if not low <= numbers[name] <= high:
+            value = getattr(self, name).value
+            if not (math.isfinite(value) and float(value).is_integer() and low <= value <= high):
                 raise ValueError(f"The {NAMES[name]} must be a whole number from {low} to "
-                                 f"{high:,}, not {numbers[name]:,}.")
+                                 f"{high:,}, not {_shown(value)}.")
+            counts[name] = int(value)
         lr = self.lr.value
         if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
             raise ValueError(f"The learning rate must be above 0 and at most {MAX_LR:g}, "
                              f"not {lr:g}.")
-        work = numbers["seeds"] * numbers["steps"] * numbers["vocab"] * numbers["dim"]
+        # Exact whole numbers in the message, so the number shown is always above the limit.
+        work = counts["seeds"] * counts["steps"] * counts["vocab"] * counts["dim"]
         if work > MAX_WORK:
             raise ValueError(
-                f"Seeds × steps × vocabulary × dimension is {work / 1e6:,.0f} million, over the "
-                f"explorer's {MAX_WORK / 1e6:,.0f} million: use fewer seeds or steps, or a "
-                "smaller vocabulary or dimension."
+                f"Seeds × steps × vocabulary × dimension is {work:,}, over the explorer's "
+                f"limit of {MAX_WORK:,}: use fewer seeds or steps, or a smaller vocabulary or "
+                "dimension."
             )
         config = RunConfig(task=self.task.value, loss=self.loss.value, init=self.init.value,
-                           vocab=numbers["vocab"], dim=numbers["dim"], steps=numbers["steps"],
+                           vocab=counts["vocab"], dim=counts["dim"], steps=counts["steps"],
                            lr=float(lr))
-        needed = estimated_bytes(config, numbers["seeds"])
-        if needed > MAX_BYTES:
+        # Rounded up to whole MB, then compared as shown: "501 MB, over 500 MB", never "500, over
+        # 500".
+        needed_mb = math.ceil(estimated_bytes(config, counts["seeds"]) / 1e6)
+        if needed_mb > MAX_BYTES / 1e6:
             raise ValueError(
-                f"This run would need about {needed / 1e6:,.0f} MB, over the explorer's "
+                f"This run would need about {needed_mb:,} MB, over the explorer's "
                 f"{MAX_BYTES / 1e6:,.0f} MB: use fewer seeds or steps, or a smaller vocabulary "
                 "or dimension."
             )
-        return config, numbers["seeds"]
+        return config, counts["seeds"]
 
     def train(self) -> bool:
         """Train with the current settings and show the result; True if it worked.
 
-        Bad settings, or a run that fails, show one sentence in `.message` and leave the last
-        plot and summary as they were.
+        Bad settings, or a run that fails, show one sentence in `.message` and leave the plot
+        and summary as they were.
         """
         try:
             config, seeds = self.settings()
@@ -183,9 +220,11 @@ class Explorer:
         self.button.disabled = True
         self.progress.max, self.progress.value = config.steps, 0
         self._say(f"Training {seeds:,} seeds × {config.steps:,} steps …")
+        self.last_run = self.last_summary = None  # one run in memory at a time (see the class)
         start = time.perf_counter()
         try:
-            run = train_many(config, seeds, progress=self._on_progress)
+            with threads_for("toy"):
+                run = train_many(config, seeds, progress=self._on_progress)
             threshold = default_threshold(config.loss, config.vocab)
             summary = compare_curves(run.losses["tied"], run.losses["untied"], threshold)
             png = render_png(run, summary)
@@ -215,20 +254,67 @@ class Explorer:
         self.message.value = f'<span style="color: {color}">{html.escape(text)}</span>'
 
 
+def _shown(value) -> str:
+    """A number as the reader typed it: 12 as "12", 2.7 as "2.7", 1e9 as "1,000,000,000"."""
+    if math.isfinite(value) and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
+
+
 def render_png(run: ManyRun, summary: PairedSummary) -> bytes:
-    """The bands of both variants as a small PNG, drawn on a `Figure` (no pyplot, no flicker)."""
-    from matplotlib.figure import Figure  # imported here, so `import tying_utils` stays quick
+    """The bands of both variants (median over seeds and the 10–90 % band) as a small PNG.
+
+    Drawn on a bare `Figure` with the Agg renderer and no layout engine, through at most
+    `PLOTTED_STEPS` steps: a click should spend its time training, not drawing.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
 
     config = run.config
-    figure = Figure(figsize=(7.0, 3.6), dpi=90, layout="constrained")
-    ax = figure.add_subplot()
+    figure = Figure(figsize=(7.2, 3.6), dpi=80)
+    FigureCanvasAgg(figure)
+    ax = figure.add_axes((0.135, 0.14, 0.845, 0.70))  # fixed margins, not a layout engine
+    steps = np.unique(np.linspace(0, config.steps - 1, PLOTTED_STEPS).round().astype(int))
+    for variant in VARIANTS:
+        curves = run.losses[variant][:, steps]  # seeds × plotted steps, a small copy
+        low, mid, high = np.quantile(curves, [0.1, 0.5, 0.9], axis=0)
+        ax.fill_between(steps, low, high, color=COLORS[variant], alpha=0.25, lw=0)
+        ax.plot(steps, mid, color=COLORS[variant], lw=1.8,
+                label=f"{LABELS[variant]}: median, 10%–90% band")
+    ax.axhline(summary.threshold, color="0.4", lw=0.8, ls="--",
+               label=f"threshold {summary.threshold:.3g}")
+    # A log axis with ticks at 1, 2 and 5 times each power of ten, as plain numbers, and no
+    # minor ticks: matplotlib's default labels every minor tick in math text, which is slow.
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss (log scale)")
+    ax.legend(fontsize="small", loc="upper right")  # a fixed place: "best" searches every point
     low, high = summary.ci95
-    title = (f"Tied reached loss {summary.threshold:.3g} first in "
-             f"{summary.fraction_tied_faster:.0%} of {summary.seeds} seeds "
-             f"(95% CI {low:.0%}–{high:.0%})\n{config.task}, {config.loss}, {config.init} init, "
-             f"vocab {config.vocab}, dim {config.dim}, lr {config.lr:g}, {config.steps} steps")
-    plot_bands(run.losses, ax=ax, title=title, threshold=summary.threshold)
-    ax.title.set_fontsize("medium")
+    ax.set_title(f"Tied reached loss {summary.threshold:.3g} first in "
+                 f"{summary.fraction_tied_faster:.0%} of {summary.seeds} seeds "
+                 f"(95% CI {low:.0%}–{high:.0%})\n{config.task}, {config.loss}, {config.init} "
+                 f"init, vocab {config.vocab}, dim {config.dim}, lr {config.lr:g}, "
+                 f"{config.steps} steps", fontsize="medium", y=1.0, pad=6)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: `tying_utils.explorer(...)` is `explorer(...)`.
+
+    A reader tries `from tying_utils import explorer; explorer()`, which gives the module (a
+    package's submodule takes its name), while `from tying_utils.explorer import explorer` gives
+    the function. Making the module callable makes both work, and the module stays a module for
+    `import tying_utils.explorer as ...` and for tools that look names up in it.
+    """
+
+    def __call__(self, **settings) -> Explorer:
+        return explorer(**settings)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -15,7 +15,25 @@ times slower. The policy, in this order:
    after `import tying_utils`;
 3. otherwise the CPUs this process may really use (its CPU affinity and its cgroup's CPU quota,
    cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`), but no more than the kind
-   of work benefits from (`WORK_CAPS`, measured by `benchmarks/contention.py`).
+   of work benefits from (`WORK_CAPS`, measured by `benchmarks/contention.py --caps`).
+
+The caps, measured on a 2-core x86_64 CPU (torch 2.13.0; the fastest of three runs, each started
+when no other process was busy; "busy" is one `python -c "while True: pass"` beside it):
+
+| work | 1 thread | 2 threads | 2nd thread, idle | 1 thread, busy | 2 threads, busy |
+|---|---|---|---|---|---|
+| toy: `train_many`, 100 seeds (a click) | 0.27 s | 0.28 s | −4 % | 0.27 s | 0.99 s |
+| toy: `train_many`, 1000 seeds | 1.67 s | 1.38 s | +21 % | 1.57 s | 4.37 s |
+| lm: LSTM epoch, V=1000, d=32 (notebook 05) | 0.70 s | 0.51 s | +38 % | 0.94 s | 2.24 s |
+| lm: LSTM epoch, V=2000, d=64 (`lm`) | 2.38 s | 1.67 s | +42 % | 2.69 s | 5.58 s |
+
+- "toy" gets 1 thread: the explorer's work is no faster on two, a thousand seeds only 21 %
+  faster, and beside one busy process two threads take 2.8 to 3.7 times as long as one.
+- "lm" gets up to 2: an LSTM epoch is about 40 % faster on an idle machine (more than the 20 % that
+  would make one thread the better default), and its numbers do not depend on the thread count
+  here (notebook 05's setting gave bit-identical perplexities on 1 and 2 threads). Beside a busy
+  process two threads take 2.1 to 2.4 times as long as one: on a shared machine `set_threads(1)`
+  is the remedy, and a CPU quota of one CPU (Binder) gets one thread without it.
 """
 
 from __future__ import annotations
@@ -28,11 +46,11 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["WORK_CAPS", "CpuBudget", "cpu_budget", "choose_threads", "set_threads",
-           "threads_for", "describe"]
+__all__ = ["WORK_CAPS", "CpuBudget", "cpu_budget", "cgroup_cpu_quota", "choose_threads",
+           "set_threads", "threads_for", "describe"]
 
-# The most threads each kind of work gains from (see benchmarks/contention.py and the README):
-# "toy", the batched toy trainers and the explorer; "lm", a language-model epoch.
+# The most threads each kind of work gains from (the table above; benchmarks/contention.py
+# --caps): "toy", the batched toy trainers and the explorer; "lm", a language-model epoch.
 WORK_CAPS = {"toy": 1, "lm": 2}
 
 _STARTED_WITH = torch.get_num_threads()  # what PyTorch chose before this package was imported

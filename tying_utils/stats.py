@@ -6,6 +6,9 @@ command.
 A comparison is *paired*: row `i` of the tied curves and row `i` of the untied curves come from the
 same seed (same head initialisation, same data), so we compare them seed by seed and resample
 seeds, not curves, when we bootstrap.
+
+Curves can be large (2000 seeds × 20,000 steps are 160 MB in float32), so nothing here copies
+them whole: comparisons and sums read the curves as they are, in their own precision.
 """
 
 from __future__ import annotations
@@ -51,21 +54,42 @@ def steps_to_threshold(losses, threshold: float) -> np.ndarray:
 
     A curve that never gets below it gives `inf`, so it counts as slower than any curve that does.
     """
-    losses = np.asarray(losses, dtype=float)
-    below = losses < threshold
+    losses = _curves(losses)
+    below = losses < _same_comparison(threshold, losses.dtype)
     first = below.argmax(axis=-1).astype(float)
     return np.where(below.any(axis=-1), first, np.inf)
 
 
 def area_under_curve(losses) -> np.ndarray:
     """The sum of the recorded losses over all steps (each step has width 1): lower is better,
-    and it rewards falling early as well as ending low."""
-    return np.asarray(losses, dtype=float).sum(axis=-1)
+    and it rewards falling early as well as ending low. Summed in float64."""
+    return _curves(losses).sum(axis=-1, dtype=np.float64)
 
 
 def final_loss(losses) -> np.ndarray:
     """The loss recorded at the last step of each curve."""
-    return np.asarray(losses, dtype=float)[..., -1]
+    return _curves(losses)[..., -1].astype(np.float64)
+
+
+def _curves(losses) -> np.ndarray:
+    """`losses` as a NumPy array of floats, without a copy when it already is one."""
+    losses = np.asarray(losses)
+    return losses if np.issubdtype(losses.dtype, np.floating) else losses.astype(np.float64)
+
+
+def _same_comparison(threshold: float, dtype) -> np.floating:
+    """The number of type `dtype` that gives `loss < it` exactly when `loss < threshold`.
+
+    A float32 loss compared with the float64 threshold would need a float64 copy of all curves.
+    Instead: the smallest float32 that is not below the threshold. A float32 loss is below the
+    threshold exactly when it is below that number, because no float32 lies between them.
+    """
+    threshold = float(threshold)
+    with np.errstate(over="ignore"):  # a threshold beyond the type's range becomes ±inf
+        converted = np.asarray(threshold, dtype=dtype)[()]
+    if np.isfinite(converted) and float(converted) < threshold:
+        converted = np.nextafter(converted, np.asarray(np.inf, dtype=dtype))
+    return converted
 
 
 def bootstrap_ci(
@@ -80,8 +104,14 @@ def bootstrap_ci(
     if len(values) == 0:
         raise ValueError("bootstrap_ci needs at least one value, got none.")
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    stats = statistic(values[picks], axis=1)
+    # Resampled in blocks of at most 2**20 values, so that 20,000 seeds need 25 MB, not 1 GB;
+    # the generator gives the same picks in blocks as in one call.
+    block = max(1, 2**20 // len(values))
+    stats = []
+    for done in range(0, resamples, block):
+        picks = rng.integers(0, len(values), size=(min(block, resamples - done), len(values)))
+        stats.append(statistic(values[picks], axis=1))
+    stats = np.concatenate(stats)
     # "inverted_cdf" picks resampled values themselves, so it never interpolates towards inf.
     low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2], method="inverted_cdf")
     return float(low), float(high)
@@ -123,7 +153,7 @@ class PairedSummary:
 
 def compare_curves(tied, untied, threshold: float, seed: int = 0) -> PairedSummary:
     """Compare paired loss curves `(seeds, steps)` of the two variants."""
-    tied, untied = np.asarray(tied, dtype=float), np.asarray(untied, dtype=float)
+    tied, untied = _curves(tied), _curves(untied)
     if tied.shape != untied.shape or tied.ndim != 2 or len(tied) == 0:
         raise ValueError(
             f"compare_curves needs two (seeds, steps) arrays of one shape, got {tied.shape} "

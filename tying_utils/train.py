@@ -6,27 +6,40 @@ command.
 `train_pair` is the blog's experiment, written as a student would: two `nn.Module`s, autograd,
 `torch.optim.Adam`, one step at a time. `train_many` trains every seed of both variants at once
 and gives the same numbers (a test holds it to the loop within float tolerance). It is fast
-because it does by hand what autograd and the optimizer do in general: the gradient of this one
-small model is a few batched matrix products, and all parameters of all models live in one flat
-tensor, so one Adam update is five tensor operations for the whole batch of models.
+because it does by hand what autograd and the optimizer do in general:
+
+- the gradient of this small model is three products of small matrices, written out
+  (`_train_steps` gives each in index notation);
+- the models sit side by side with *the batch of models on the last axis*: `W[v, d, m]` is entry
+  (v, d) of model m's head. Every line of the training loop is one operation on all models at
+  once, and each reads long runs of neighbouring numbers (one per model), which a CPU does
+  fastest. (With the models first, half the time went into batched products of thousands of
+  3 × 10 matrices, which a matrix-product routine handles one by one.)
+- a tied model has one matrix, W: its embedding lookups read rows of W and send their gradient
+  back into W, which is what tying means (notebook 02);
+- all parameters of all models live in one flat tensor, so one Adam update is a few tensor
+  operations for the whole batch of models.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .models import EmbedHead
-from .tasks import TASKS, make_batch
+from .runtime import threads_for
+from .tasks import TASKS, batch_tokens, make_batch
 
 __all__ = [
-    "RunConfig", "PairRun", "ManyRun", "LIMITS", "build_model", "loss_of", "train_pair",
-    "train_many", "estimated_bytes",
+    "RunConfig", "PairRun", "ManyRun", "LIMITS", "build_model", "starting_weights", "loss_of",
+    "train_pair", "train_many", "estimated_bytes", "memory_parts",
 ]
 
 LOSSES = ("mse", "ce")
@@ -35,6 +48,17 @@ VARIANTS = ("tied", "untied")
 
 # What a run may ask for. The limits keep one run within a few GB and a few minutes on a laptop.
 LIMITS = {"vocab": 5000, "dim": 512, "steps": 100_000, "seeds": 20_000, "bytes": 4_000_000_000}
+MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers
+
+# How `_matmul` multiplies the small matrices of all models (measured with
+# benchmarks/paired_training.py --crossover): sums of at most FEW_TERMS terms with results of at
+# least LARGE_RESULT numbers term by term; products of at most SMALL_PRODUCT multiplications per
+# model (and SMALL_PRODUCT_TOTAL for all models together, 32 MB in float32) in one elementwise
+# step; larger ones with torch.bmm.
+FEW_TERMS = 4
+LARGE_RESULT = 2**16
+SMALL_PRODUCT = 4096
+SMALL_PRODUCT_TOTAL = 2**23
 
 
 @dataclass(frozen=True)
@@ -69,9 +93,11 @@ class RunConfig:
         object.__setattr__(self, "batch", batch)
         data_seed = self.data_seed
         if data_seed is not None and (
-            isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0
+            isinstance(data_seed, bool) or not isinstance(data_seed, int)
+            or not 0 <= data_seed <= MAX_SEED
         ):
-            raise ValueError(f"data_seed must be None or a whole number >= 0, got {data_seed!r}.")
+            raise ValueError(f"data_seed must be None or a whole number from 0 to 2**63 - 1, "
+                             f"got {data_seed!r}.")
 
     def batch_of(self, seed: int):
         """The (inputs, targets) that seed `seed` trains on."""
@@ -104,6 +130,7 @@ def build_model(
 ) -> EmbedHead:
     """The model of seed `seed`: built under `torch.manual_seed(seed)`, so both variants of one
     seed share the head weight and bias. The global random state is left as it was."""
+    seed = _check_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = EmbedHead(config.vocab, config.dim, tied=tied)
@@ -111,6 +138,29 @@ def build_model(
         with torch.no_grad():
             model.embedding.weight.copy_(model.head.weight)
     return model.to(dtype)
+
+
+def starting_weights(config: RunConfig, seed: int, dtype: torch.dtype = torch.float32):
+    """`(E, W, b)` of seed `seed`'s untied model, the same numbers `build_model` gives.
+
+    `build_model` builds two modules under `torch.manual_seed`, which takes about a millisecond
+    (it seeds every device's generator); for 2000 models that is seconds. Here the same random
+    numbers are drawn in the same order from the seed's own generator: `nn.Embedding`'s N(0, 1)
+    rows first, then `nn.Linear`'s weight and bias. The tied model of the seed is `(W, W, b)`.
+    A test holds this to `build_model` number for number.
+    """
+    generator = torch.Generator().manual_seed(_check_seed(seed))
+    default = torch.get_default_dtype()  # what the modules are built in before .to(dtype)
+    E = torch.empty(config.vocab, config.dim, dtype=default)
+    W, b = torch.empty_like(E), torch.empty(config.vocab, dtype=default)
+    with torch.no_grad():
+        nn.init.normal_(E, generator=generator)  # nn.Embedding.reset_parameters
+        nn.init.kaiming_uniform_(W, a=math.sqrt(5), generator=generator)  # nn.Linear's, then
+        bound = 1 / math.sqrt(config.dim)  # its bias, from the weight's fan-in
+        nn.init.uniform_(b, -bound, bound, generator=generator)
+    if config.init == "matched":
+        E = W.clone()
+    return E.to(dtype), W.to(dtype), b.to(dtype)
 
 
 def loss_of(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
@@ -124,17 +174,19 @@ def loss_of(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Ten
 
 def train_pair(config: RunConfig, seed: int, dtype: torch.dtype = torch.float32) -> PairRun:
     """The blog's loop for one seed: both variants, Adam, the loss of every forward pass."""
-    inputs, targets = config.batch_of(seed)
-    models = {v: build_model(config, seed, tied=(v == "tied"), dtype=dtype) for v in VARIANTS}
-    optimizers = {v: torch.optim.Adam(models[v].parameters(), lr=config.lr) for v in VARIANTS}
-    losses = {v: np.empty(config.steps) for v in VARIANTS}
-    for step in range(config.steps):
-        for variant in VARIANTS:
-            loss = loss_of(models[variant](inputs), targets, config.loss)
-            optimizers[variant].zero_grad()
-            loss.backward()
-            optimizers[variant].step()
-            losses[variant][step] = loss.item()
+    seed = _check_seed(seed)
+    with threads_for("toy"):
+        inputs, targets = config.batch_of(seed)
+        models = {v: build_model(config, seed, tied=(v == "tied"), dtype=dtype) for v in VARIANTS}
+        optimizers = {v: torch.optim.Adam(models[v].parameters(), lr=config.lr) for v in VARIANTS}
+        losses = {v: np.empty(config.steps) for v in VARIANTS}
+        for step in range(config.steps):
+            for variant in VARIANTS:
+                loss = loss_of(models[variant](inputs), targets, config.loss)
+                optimizers[variant].zero_grad()
+                loss.backward()
+                optimizers[variant].step()
+                losses[variant][step] = loss.item()
     return PairRun(config, seed, losses, models)
 
 
@@ -150,73 +202,153 @@ def train_many(
     called about 50 times while training (the explorer's progress bar uses it).
     """
     seeds = _seed_list(seeds)
-    n, vocab, dim, steps = len(seeds), config.vocab, config.dim, config.steps
-    _check_memory(config, n, torch.finfo(dtype).bits // 8)
+    _check_memory(config, len(seeds), torch.finfo(dtype).bits // 8)
+    with threads_for("toy"):
+        return _train_many(config, seeds, dtype, progress)
 
-    # Starting weights and data, seed by seed (cheap), then stacked. Rows 0..n-1 of the batch of
-    # models are the untied ones, rows n..2n-1 the tied ones; a tied row keeps E equal to W.
-    untied = [build_model(config, s, tied=False, dtype=dtype) for s in seeds]
-    tied = [build_model(config, s, tied=True, dtype=dtype) for s in seeds]
-    models = untied + tied
-    E0 = torch.stack([m.embedding.weight.detach() for m in models])
-    W0 = torch.stack([m.head.weight.detach() for m in models])
-    b0 = torch.stack([m.head.bias.detach() for m in models])
-    batches = [config.batch_of(s) for s in seeds]
-    inputs = torch.stack([x.reshape(-1) for x, _ in batches]).repeat(2, 1)  # (2n, tokens)
-    targets = torch.stack([y.reshape(-1) for _, y in batches]).repeat(2, 1)
-    tokens = inputs.shape[1]
-    one_hot_targets = F.one_hot(targets, vocab).to(dtype)  # (2n, tokens, vocab)
-    lookup = inputs.unsqueeze(-1).expand(-1, -1, dim)  # where each token's row sits in E
 
-    # All parameters in one flat tensor; E, W, b are views into it, and so are their gradients.
-    params = torch.cat([E0.flatten(1), W0.flatten(1), b0], dim=1)
+def _train_many(config, seeds, dtype, progress) -> ManyRun:
+    n, vocab, dim = len(seeds), config.vocab, config.dim
+    models = 2 * n  # models 0..n-1 (the last axis) are the untied ones, n..2n-1 the tied ones
+
+    # Starting weights and data, seed by seed, with the models last: W[:, :, m] is model m's
+    # head, and token t of model m is inputs[t, m]. Both variants of a seed start from the same
+    # head and get the same batch. Only untied models have an E: a tied model's one matrix is W.
+    tokens = batch_tokens(config.task, vocab, config.batch)
+    params = torch.empty(_parameter_count(vocab, dim, n), dtype=dtype)
+    E, W, b = _views(params, vocab, dim, n)  # (vocab, dim, n), (vocab, dim, 2n), (vocab, 2n)
+    inputs = torch.empty(tokens, models, dtype=torch.long)
+    targets = torch.empty_like(inputs)
+    for column, seed in enumerate(seeds):
+        E[..., column], W[..., column], b[..., column] = starting_weights(config, seed, dtype)
+        W[..., n + column], b[..., n + column] = W[..., column], b[..., column]
+        x, y = config.batch_of(seed)
+        inputs[:, column] = inputs[:, n + column] = x.flatten()
+        targets[:, column] = targets[:, n + column] = y.flatten()
+    one_hot_targets = F.one_hot(targets, vocab).to(dtype).permute(0, 2, 1).contiguous()
+    lookup = _embedding_positions(inputs, vocab, dim)
+
+    losses = torch.empty(models, config.steps, dtype=dtype)
+    with torch.inference_mode():  # no autograd here: each operation is dispatched faster
+        _train_steps(config, params, lookup, one_hot_targets, losses, progress)
+    losses = losses.numpy()
+
+    def models_first(tensor):  # (..., seeds) -> (seeds, ...)
+        return tensor.movedim(-1, 0).contiguous()
+
+    weights = {
+        "untied": {"E": models_first(E), "W": models_first(W[..., :n]),
+                   "b": models_first(b[..., :n])},
+        "tied": {"W": models_first(W[..., n:]), "b": models_first(b[..., n:])},
+    }
+    return ManyRun(config, np.asarray(seeds, dtype=np.int64),
+                   {"untied": losses[:n], "tied": losses[n:]}, weights)
+
+
+def _train_steps(config, params, lookup, one_hot_targets, losses, progress) -> None:
+    """Every training step of every model, on `params` in place; `losses[:, step]` gets each
+    model's loss at `step`."""
+    tokens, vocab, models = one_hot_targets.shape
+    dim, steps = config.dim, config.steps
     grads = torch.zeros_like(params)
-    E, W, b = _views(params, vocab, dim)
-    gE, gW, gb = _views(grads, vocab, dim)
+    _, W, b = _views(params, vocab, dim, models // 2)  # E is read through `lookup`
+    gE, gW, gb = _views(grads, vocab, dim, models // 2)  # views of the flat `grads`
+    W_by_dim = W.transpose(0, 1)  # (dim, vocab, models); a view, so it follows W's updates
     adam = _Adam(params, config.lr)
-
-    losses = torch.empty(2 * n, steps, dtype=dtype)
     report_every = max(1, steps // 50)
     for step in range(steps):
-        # Forward: look up each token's row, take its dot product with every row of W, add b.
-        h = E.gather(1, lookup)  # (2n, tokens, dim)
-        logits = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))  # (2n, tokens, vocab)
-        # softmax written out: for rows of a few logits it is several times faster than
-        # torch.softmax on a CPU, and subtracting the row maximum keeps exp() from overflowing.
-        shifted = logits - logits.amax(dim=-1, keepdim=True)
-        exp = shifted.exp()
-        total = exp.sum(dim=-1, keepdim=True)
-        probs = exp.div_(total)
+        # Forward: look up each token's row of E, take its dot product with every row of W, add b.
+        # h[t, d, m] = E[x[t, m], d, m] (W for a tied model)
+        # logits[t, v, m] = sum_d h[t, d, m] W[v, d, m] + b[v, m]
+        h = params.index_select(0, lookup).view(tokens, dim, models)
+        logits = _matmul(h, W_by_dim).add_(b)  # (tokens, vocab, models)
+        probs = torch.softmax(logits, dim=1)  # over the vocabulary
 
         # Backward by hand: first d(loss)/d(logits), then the chain rule through W, b and E.
         if config.loss == "mse":
             diff = probs - one_hot_targets
-            losses[:, step] = diff.square().mean(dim=(1, 2))
-            d_probs = diff * (2.0 / (tokens * vocab))
-            # softmax backward: dz_j = p_j (dp_j - sum_k dp_k p_k)
-            d_logits = probs * (d_probs - (d_probs * probs).sum(-1, keepdim=True))
+            torch.mean(diff * diff, dim=(0, 1), out=losses[:, step])
+            d_probs = diff.mul_(2.0 / (tokens * vocab))
+            # softmax backward: dz_j = p_j dp_j - p_j sum_k p_k dp_k
+            weighted = d_probs * probs
+            d_logits = torch.addcmul(weighted, probs, weighted.sum(1, keepdim=True), value=-1)
         else:
-            log_probs = shifted - total.log()
-            losses[:, step] = -(log_probs * one_hot_targets).sum(-1).mean(-1)
-            d_logits = (probs - one_hot_targets) / tokens
-        torch.bmm(d_logits.transpose(1, 2), h, out=gW)  # each head row: sum of d_logit * h
-        torch.sum(d_logits, dim=1, out=gb)
-        d_h = torch.bmm(d_logits, W)  # (2n, tokens, dim)
-        gE.zero_().scatter_add_(1, lookup, d_h)  # each token sends d_h back to its own row
-        # A tied matrix is used twice, so its gradient is the sum of both uses (notebook 02).
-        gW[n:] += gE[n:]
-        gE[n:] = gW[n:]
+            log_probs = torch.log_softmax(logits, dim=1)
+            torch.mean(-(log_probs * one_hot_targets).sum(1), dim=0, out=losses[:, step])
+            d_logits = (probs - one_hot_targets).div_(tokens)
+        # gW[v, d, m] = sum_t d_logits[t, v, m] h[t, d, m];  gb[v, m] = sum_t d_logits[t, v, m]
+        _matmul(d_logits.transpose(0, 1), h, out=gW)
+        torch.sum(d_logits, dim=0, out=gb)
+        # d_h[t, d, m] = sum_v d_logits[t, v, m] W[v, d, m]
+        d_h = _matmul(d_logits, W)  # (tokens, dim, models)
+        # Each token sends d_h back to the row it was read from. For a tied model that row is
+        # in W, so its gradient becomes the sum of both uses of the one matrix (notebook 02).
+        gE.zero_()
+        grads.index_add_(0, lookup, d_h.view(-1))
 
         adam.step(grads)
         if progress is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
             progress(step + 1, steps)
 
-    losses = losses.numpy()
-    weights = {
-        "untied": {"E": E[:n].clone(), "W": W[:n].clone(), "b": b[:n].clone()},
-        "tied": {"W": W[n:].clone(), "b": b[n:].clone()},
-    }
-    return ManyRun(config, np.asarray(seeds), {"untied": losses[:n], "tied": losses[n:]}, weights)
+
+def _parameter_count(vocab: int, dim: int, n_seeds: int) -> int:
+    """Numbers in the flat parameters of `n_seeds` untied and `n_seeds` tied models."""
+    return vocab * dim * n_seeds + (vocab * dim + vocab) * 2 * n_seeds
+
+
+def _views(flat: torch.Tensor, vocab: int, dim: int, n_seeds: int):
+    """E (vocab, dim, n_seeds) of the untied models, then W (vocab, dim, 2·n_seeds) and
+    b (vocab, 2·n_seeds) of all models, as views of one flat tensor in that order."""
+    models, size = 2 * n_seeds, vocab * dim
+    E = flat[: size * n_seeds].view(vocab, dim, n_seeds)
+    W = flat[size * n_seeds : size * (n_seeds + models)].view(vocab, dim, models)
+    b = flat[size * (n_seeds + models) :].view(vocab, models)
+    return E, W, b
+
+
+def _embedding_positions(inputs: torch.Tensor, vocab: int, dim: int) -> torch.Tensor:
+    """Where the embedding rows of the tokens `inputs` (tokens, models) sit in the flat
+    parameters: the (tokens, dim, models) positions, flattened, whose numbers make `h`.
+
+    Entry (r, d, m) of a (rows, dim, columns) block is number `(r * dim + d) * columns + m` of
+    it (see `_views`). An untied model m reads row x of E (n columns); a tied model reads row x
+    of W (2n columns, after E), its one matrix.
+    """
+    tokens, models = inputs.shape
+    n = models // 2
+    untied = (inputs[:, :n].unsqueeze(1) * dim + torch.arange(dim).unsqueeze(-1)) * n
+    untied += torch.arange(n)
+    tied = (inputs[:, n:].unsqueeze(1) * dim + torch.arange(dim).unsqueeze(-1)) * models
+    tied += torch.arange(n, models) + vocab * dim * n  # W starts after E's vocab·dim·n numbers
+    return torch.cat([untied, tied], dim=-1).flatten()  # (tokens, dim, models), flattened
+
+
+def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """For every model m (the last axis), the matrix product `a[:, :, m] @ b[:, :, m]`.
+
+    `a` is (i, k, models) and `b` is (k, j, models); the result (i, j, models) goes into `out`
+    when it is given.
+    """
+    i, k, models = a.shape
+    j = b.shape[1]
+    if k <= FEW_TERMS and i * j * models >= LARGE_RESULT:
+        # A few terms (the blog's dimension 3) and many models: add up k outer products (column
+        # k of a times row k of b), each one elementwise multiply-add on all models at once.
+        out = torch.mul(a[:, 0].unsqueeze(1), b[0].unsqueeze(0), out=out)
+        for term in range(1, k):
+            out.addcmul_(a[:, term].unsqueeze(1), b[term].unsqueeze(0))
+        return out
+    if i * k * j <= SMALL_PRODUCT and i * k * j * models <= SMALL_PRODUCT_TOTAL:
+        # Small matrices: a matrix-product routine would spend most of its time per matrix, not
+        # per number. So multiply every a[i, k] with every b[k, j], all models at once, and add
+        # up over k: (i, k, 1, models) * (1, k, j, models), summed over axis 1.
+        return torch.sum(a.unsqueeze(2) * b.unsqueeze(0), dim=1, out=out)
+    # Larger matrices: a batched matrix product with the models as its batch (models first, each
+    # matrix contiguous), then back to models last.
+    product = torch.bmm(a.permute(2, 0, 1).contiguous(), b.permute(2, 0, 1).contiguous())
+    if out is None:
+        return product.permute(1, 2, 0).contiguous()
+    return out.copy_(product.permute(1, 2, 0))
 
 
 class _Adam:
@@ -231,59 +363,108 @@ class _Adam:
         self.exp_avg_sq = torch.zeros_like(params)
         self.steps_taken = 0
         self._denom = torch.empty_like(params)
+        # The constants as numbers of the parameters' type: the same arithmetic as Python
+        # numbers, without converting them at every step.
+        self._beta2, self._eps = (torch.tensor(x, dtype=params.dtype) for x in (betas[1], eps))
+        self._tiny = torch.finfo(params.dtype).tiny
 
     def step(self, grad: torch.Tensor) -> None:
         beta1, beta2 = self.betas
         self.steps_taken += 1
         self.exp_avg.lerp_(grad, 1 - beta1)
-        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        self.exp_avg_sq.mul_(self._beta2).addcmul_(grad, grad, value=1 - beta2)
         bias_correction1 = 1 - beta1**self.steps_taken
         bias_correction2 = 1 - beta2**self.steps_taken
         step_size = self.lr / bias_correction1
-        torch.sqrt(self.exp_avg_sq, out=self._denom)
-        self._denom.div_(math.sqrt(bias_correction2)).add_(self.eps)
+        # sqrt is several times slower on 0 and 30 times slower on numbers below the smallest
+        # normal float ("denormals", e.g. the square of a gradient of 1e-20) than on others.
+        # The square root of any of them is far below eps, so the denominator is eps either way:
+        # raising them to the smallest normal number first changes no result, bit for bit.
+        torch.clamp_min(self.exp_avg_sq, self._tiny, out=self._denom).sqrt_()
+        self._denom.div_(math.sqrt(bias_correction2)).add_(self._eps)
         self.params.addcdiv_(self.exp_avg, self._denom, value=-step_size)
 
 
-def _views(flat: torch.Tensor, vocab: int, dim: int):
-    """E, W and b as views of one flat `(models, 2·vocab·dim + vocab)` tensor."""
-    size = vocab * dim
-    E = flat[:, :size].view(-1, vocab, dim)
-    W = flat[:, size : 2 * size].view(-1, vocab, dim)
-    b = flat[:, 2 * size :]
-    return E, W, b
+def _check_seed(seed) -> int:
+    """One seed: a whole number from 0 to 2**63 - 1 (a Python or NumPy integer)."""
+    if not isinstance(seed, bool):
+        try:
+            value = operator.index(seed)  # ints and NumPy integers; not 1.7, not "3"
+        except TypeError:
+            value = None
+        if value is not None and 0 <= value <= MAX_SEED:
+            return value
+    raise ValueError(f"a seed must be a whole number from 0 to 2**63 - 1, got {seed!r}.")
 
 
 def _seed_list(seeds: int | Sequence[int]) -> list[int]:
-    if isinstance(seeds, int):
-        _check_count("seeds", seeds, low=1)
-        return list(range(seeds))
-    if isinstance(seeds, str) or not isinstance(seeds, Sequence | np.ndarray):
+    if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= LIMITS["seeds"]:
+            raise ValueError(f"seeds must be a count from 1 to {LIMITS['seeds']} or a list of "
+                             f"seeds, got {seeds!r}.")
+        return list(range(int(seeds)))
+    if isinstance(seeds, str) or not isinstance(seeds, Sequence | np.ndarray | range):
         raise ValueError(f"seeds must be a count or a list of seeds, got {seeds!r}.")
-    seeds = [int(s) for s in seeds]
-    if not seeds:
+    if len(seeds) == 0:
         raise ValueError("seeds must name at least one seed, got none.")
     if len(seeds) > LIMITS["seeds"]:
         raise ValueError(f"at most {LIMITS['seeds']} seeds per run, got {len(seeds)}.")
-    return seeds
+    checked = [_check_seed(s) for s in (seeds.tolist() if isinstance(seeds, np.ndarray)
+                                        else seeds)]
+    if len(set(checked)) != len(checked):
+        repeated = sorted({s for s in checked if checked.count(s) > 1})[:3]
+        raise ValueError(f"each seed may appear once, but {', '.join(map(str, repeated))} "
+                         "appears more than once.")
+    return checked
 
 
 def estimated_bytes(config: RunConfig, n_seeds: int, bytes_per_number: int = 4) -> int:
-    """Roughly how much memory `train_many` needs: the loss of every step, and about eight
-    copies of the parameters (values, gradients, Adam's two averages, …) and of the logits."""
+    """About how much memory a many-seed run needs, from training to its statistics and plot:
+    the sum of `memory_parts`."""
+    return sum(memory_parts(config, n_seeds, bytes_per_number).values())
+
+
+def memory_parts(config: RunConfig, n_seeds: int, bytes_per_number: int = 4) -> dict[str, int]:
+    """The bytes of a many-seed run's parts: "losses", "training" (everything else in
+    `train_many`) and "statistics" (`stats.compare_curves` and the explorer's plot).
+
+    Training (`train_many`): the loss of every step of every model; six copies of all parameters
+    (values, gradients, Adam's two averages and its denominator, and one more for a temporary or
+    the final weights); per model, about a dozen tensors of the size of one step's logits and
+    the elementwise product of small matrices, or the copies a batched product makes of larger
+    ones.
+    Statistics (`stats.compare_curves`) and the explorer's plot: one byte per recorded loss
+    ("below the threshold?"), the bootstrap's resamples (at most 2**20 at a time, three 8-byte
+    arrays) and two float64 copies of the plotted steps. tests/test_memory.py measures runs
+    against this estimate.
+    """
     models = 2 * n_seeds
-    tokens = math.prod(config.batch)
-    numbers_per_model = 2 * config.vocab * config.dim + config.vocab
-    per_model = config.steps + 8 * numbers_per_model + 8 * tokens * max(config.vocab, config.dim)
-    return models * per_model * bytes_per_number
+    tokens = batch_tokens(config.task, config.vocab, config.batch)
+    vocab, dim = config.vocab, config.dim
+    product = tokens * vocab * dim
+    if product <= SMALL_PRODUCT and product * models <= SMALL_PRODUCT_TOTAL:
+        matmul = product  # the elementwise product (see _matmul)
+    else:
+        matmul = 6 * vocab * dim + 3 * tokens * vocab  # the batched product's contiguous copies
+    parameters = 6 * _parameter_count(vocab, dim, n_seeds)  # values, gradients, Adam's state
+    per_model = 12 * tokens * max(vocab, dim) + matmul  # logits, softmax, gradients of a step
+    bootstrap = 3 * 8 * min(2000 * n_seeds, 2**20)
+    plot = 2 * 8 * 400 * n_seeds
+    return {
+        "losses": models * config.steps * bytes_per_number,
+        # a tenth more for the memory allocator's slack (measured: freed blocks are reused late)
+        "training": (parameters + models * per_model) * bytes_per_number * 11 // 10,
+        "statistics": n_seeds * config.steps + bootstrap + plot,
+    }
 
 
 def _check_memory(config: RunConfig, n_seeds: int, bytes_per_number: int) -> None:
     needed = estimated_bytes(config, n_seeds, bytes_per_number)
     if needed > LIMITS["bytes"]:
+        # Rounded up, so that the printed need is always above the printed limit.
         raise ValueError(
-            f"this run would need about {needed / 1e9:.1f} GB, over the "
-            f"{LIMITS['bytes'] / 1e9:.0f} GB "
+            f"this run would need about {math.ceil(needed / 1e8) / 10:.1f} GB, over the "
+            f"{LIMITS['bytes'] / 1e9:.1f} GB "
             "limit: use fewer seeds or steps, or a smaller vocabulary or dimension."
         )
 
