@@ -205,7 +205,9 @@ def test_a_tie_built_on_meta_survives_until_materialised_module_by_module():
     assert model.embedding.weight is model.head.weight
     model = materialise(model)
     assert model.embedding.weight is not model.head.weight
-    assert audit(model).ok  # no config, different values: audit cannot see it (notebook 07 §5)
+    # No config and different values: only the model's own `tied` flag tells (notebook 07 §5).
+    assert [f.kind for f in audit(model).findings] == ["config_mismatch"]
+    assert "says tied=True" in audit(model).findings[0].message
 
 
 def test_load_state_dict_into_a_tied_model_keeps_the_last_key():

@@ -109,8 +109,26 @@ def test_the_policy_caps_each_kind_of_work(policy):
 
 
 def test_a_quota_of_one_cpu_means_one_thread(policy, monkeypatch):
+    monkeypatch.setitem(WORK_CAPS, "lm", 4)  # even for work that would gain from more
     monkeypatch.setattr(runtime, "cpu_budget", lambda root="/": CpuBudget(64, 64, 1.0, 1))
     assert choose_threads("lm")[0] == choose_threads("toy")[0] == 1
+    monkeypatch.setattr(runtime, "cpu_budget", lambda root="/": CpuBudget(64, 64, 3.0, 3))
+    assert choose_threads("lm")[0] == 3
+
+
+def test_apply_to_torch_sets_the_policy_without_counting_as_the_readers_choice(policy,
+                                                                                monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setitem(WORK_CAPS, "toy", 1)
+    try:
+        assert runtime.apply_to_torch("toy") == 1 == torch.get_num_threads()
+        assert "set with torch.set_num_threads" not in runtime.describe()
+        readers = runtime._STARTED_WITH + 2  # neither what PyTorch started with nor the policy's
+        torch.set_num_threads(readers)  # the reader's own call still wins
+        assert choose_threads("toy") == (readers, "set with torch.set_num_threads")
+    finally:
+        torch.set_num_threads(before)
+        monkeypatch.setattr(runtime, "_applied", None)
 
 
 def test_the_reader_wins_then_the_environment_then_torch(policy, monkeypatch):

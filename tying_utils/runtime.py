@@ -29,11 +29,16 @@ when no other process was busy; "busy" is one `python -c "while True: pass"` bes
 
 - "toy" gets 1 thread: the explorer's work is no faster on two, a thousand seeds only 21 %
   faster, and beside one busy process two threads take 2.8 to 3.7 times as long as one.
-- "lm" gets up to 2: an LSTM epoch is about 40 % faster on an idle machine (more than the 20 % that
-  would make one thread the better default), and its numbers do not depend on the thread count
-  here (notebook 05's setting gave bit-identical perplexities on 1 and 2 threads). Beside a busy
-  process two threads take 2.1 to 2.4 times as long as one: on a shared machine `set_threads(1)`
-  is the remedy, and a CPU quota of one CPU (Binder) gets one thread without it.
+- "lm" gets 1 as well. An LSTM epoch is about 40 % faster on two threads of an idle machine, but
+  beside one busy process two threads take 2.1 to 2.4 times as long as one, and far longer at
+  times (another process's two-thread PyTorch job made 100 Transformer steps take 31 s on two
+  threads against 0.6 s on one). The course's readers share their CPUs (Binder, a classroom
+  server, CI), so the default is the choice that cannot stall; on a machine of your own,
+  `set_threads(2)` buys the 40 %. One thread everywhere also makes the notebooks' numbers the
+  same on every machine's CPU count (notebook 05 measures how much the count matters).
+
+Code outside the package (a Hugging Face model in notebook 07, a plain training loop) runs on
+PyTorch's own thread count: `apply_to_torch()` sets it to the policy's.
 """
 
 from __future__ import annotations
@@ -47,14 +52,15 @@ from pathlib import Path
 import torch
 
 __all__ = ["WORK_CAPS", "CpuBudget", "cpu_budget", "cgroup_cpu_quota", "choose_threads",
-           "set_threads", "threads_for", "describe"]
+           "set_threads", "threads_for", "apply_to_torch", "describe"]
 
 # The most threads each kind of work gains from (the table above; benchmarks/contention.py
 # --caps): "toy", the batched toy trainers and the explorer; "lm", a language-model epoch.
-WORK_CAPS = {"toy": 1, "lm": 2}
+WORK_CAPS = {"toy": 1, "lm": 1}
 
 _STARTED_WITH = torch.get_num_threads()  # what PyTorch chose before this package was imported
 _chosen_by_reader: int | None = None
+_applied: int | None = None  # what apply_to_torch() gave PyTorch: the policy's, not the reader's
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,7 @@ def _chosen_elsewhere() -> tuple[int, str] | None:
         return _chosen_by_reader, "set with tying_utils.set_threads"
     if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
         return max(1, int(os.environ["OMP_NUM_THREADS"])), "OMP_NUM_THREADS"
-    if torch.get_num_threads() != _STARTED_WITH:
+    if torch.get_num_threads() not in (_STARTED_WITH, _applied):
         return torch.get_num_threads(), "set with torch.set_num_threads"
     return None
 
@@ -154,6 +160,16 @@ def threads_for(work: str = "toy"):
             torch.set_num_threads(before)
 
 
+def apply_to_torch(work: str = "toy") -> int:
+    """Set PyTorch's own thread count to the policy's for `work`, for code that does not run
+    inside the package (a Hugging Face model, a plain training loop); return the count."""
+    global _applied
+    threads, _ = choose_threads(work)
+    torch.set_num_threads(threads)
+    _applied = threads
+    return threads
+
+
 def describe() -> str:
     """One line for a notebook's setup cell: the threads each kind of work uses, and why."""
     chosen = _chosen_elsewhere()
@@ -162,8 +178,10 @@ def describe() -> str:
         plan = f"{threads} CPU thread{'s' if threads != 1 else ''} for all work ({why})"
     else:
         toy, lm = choose_threads("toy")[0], choose_threads("lm")[0]
-        plan = (f"{toy} CPU thread{'s' if toy != 1 else ''} for the toy models, {lm} for "
-                f"language models ({cpu_budget()})")
+        counts = (f"{toy} CPU thread{'s' if toy != 1 else ''} for all its work" if toy == lm else
+                  f"{toy} CPU thread{'s' if toy != 1 else ''} for the toy models, {lm} for "
+                  f"language models")
+        plan = f"{counts} ({cpu_budget()})"
     return f"tying_utils: {plan}; change it with tying_utils.set_threads(n)."
 
 
