@@ -82,3 +82,13 @@ def test_matrix_marks_targets_and_largest_entries_of_the_given_rows():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["target", "largest logit"]
     plain = plot_matrix(matrix)
     assert not plain.collections and plain.get_legend() is None
+
+
+def test_plot_bands_draws_long_runs_at_evenly_spaced_steps():
+    curves = np.linspace(1.0, 0.001, 5000)[None, :].repeat(3, axis=0)
+    ax = plot_bands({"tied": curves, "untied": curves * 2}, max_points=1000)
+    median = ax.get_lines()[0]
+    steps = median.get_xdata()
+    assert len(steps) == 1000 and steps[0] == 0 and steps[-1] == 4999
+    assert np.allclose(median.get_ydata(), curves[0, steps])
+    plt.close(ax.figure)
