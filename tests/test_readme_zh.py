@@ -33,7 +33,9 @@ def _prose(text: str) -> str:
     """The README without its generated blocks: what a person wrote."""
     for start, end in ((sync_notebooks.TABLE_START, sync_notebooks.TABLE_END),
                        (sync_notebooks.COMPARE_START, sync_notebooks.COMPARE_END),
-                       (sync_notebooks.LM_START, sync_notebooks.LM_END)):
+                       (sync_notebooks.LM_START, sync_notebooks.LM_END),
+                       (sync_notebooks.PAIRED_START, sync_notebooks.PAIRED_END),
+                       (sync_notebooks.SWEEP_START, sync_notebooks.SWEEP_END)):
         text = re.sub(re.escape(start) + ".*?" + re.escape(end), "", text, flags=re.S)
     return text
 
@@ -122,6 +124,16 @@ def test_blog_setting_in_the_prose_matches_the_results():
 
 # Each sentence of the Chinese prose that states a result, with the check on docs/results/ that
 # backs it. Rewording a sentence, or new results that no longer support it, fails the test.
+def _median_matched_lead() -> float:
+    """Median over seeds of untied steps − tied steps with the matched start (never = inf)."""
+    import statistics
+
+    result = _results("compare_matched.json")
+    steps = {v: [float("inf") if s is None else s for s in result[v]["steps_to_threshold"]]
+             for v in ("tied", "untied")}
+    return statistics.median(u - t for t, u in zip(steps["tied"], steps["untied"]))
+
+
 def _seed_summary():
     return _results("compare_seed.json")["summary"]
 
@@ -130,8 +142,28 @@ def _matched_summary():
     return _results("compare_matched.json")["summary"]
 
 
-def _lm(variant: str, split: str) -> list[float]:
-    return _results("lm.json")[variant][f"{split}_ppl"]
+def _lm(variant: str, split: str, name: str = "lm.json") -> list[float]:
+    return _results(name)[variant][f"{split}_ppl"]
+
+
+def _paired(other: str, split: str) -> list[float]:
+    """tied − `other`, seed by seed, over the 10-seed run (split "gap": validation − train)."""
+    def values(variant):
+        if split == "gap":
+            return [v - t for v, t in zip(_lm(variant, "valid", "lm_10_seeds.json"),
+                                          _lm(variant, "train", "lm_10_seeds.json"))]
+        return _lm(variant, split, "lm_10_seeds.json")
+    return [a - b for a, b in zip(values("tied"), values(other))]
+
+
+def _interval(differences: list[float]) -> list[float]:
+    from tying_utils.lm_training import paired_interval
+
+    return paired_interval(differences)["ci95"]
+
+
+def _sweep() -> dict:
+    return json.loads((ROOT / "docs" / "sweep" / "sweep.json").read_text(encoding="utf-8"))
 
 
 CLAIMS = {
@@ -148,6 +180,26 @@ CLAIMS = {
         lambda: sum(_lm("tied", "valid")) < sum(_lm("untied", "valid")),
     "而训练集困惑度在每一个随机种子里都更高":
         lambda: all(t > u for t, u in zip(_lm("tied", "train"), _lm("untied", "train"))),
+    "绑定模型测试集困惑度的均值低于层大小相同的不绑定模型，95% 区间在零以下":
+        lambda: _interval(_paired("untied", "test"))[1] < 0,
+    "绑定模型的训练集困惑度更高、验证集与训练集之间的差距更小":
+        lambda: (sum(_paired("untied", "train")) > 0
+                 and _interval(_paired("untied", "gap"))[1] < 0),
+    "参数量匹配的不绑定模型更小，差距还要更小":
+        lambda: (_results("lm_10_seeds.json")["untied_size_matched"]["parameters"]
+                 < _results("lm_10_seeds.json")["tied"]["parameters"]
+                 and sum(_paired("untied_size_matched", "gap")) > 0),
+    "在每一个宽度上，绑定模型都落后于同宽度的不绑定模型，差距随嵌入层占比下降而缩小":
+        lambda: (all(p["tied_minus_untied"]["ci95"][0] > 0 for p in _sweep()["points"])
+                 and _sweep()["points"][-1]["tied_minus_untied"]["mean"]
+                 < _sweep()["points"][0]["tied_minus_untied"]["mean"]),
+    "只有在最窄的宽度上绑定模型的均值更低，而且区间包含零":
+        lambda: ([p["tied_minus_size_matched"]["mean"] < 0 for p in _sweep()["points"]]
+                 == [True] + [False] * (len(_sweep()["points"]) - 1)
+                 and _sweep()["points"][0]["tied_minus_size_matched"]["ci95"][0] < 0
+                 < _sweep()["points"][0]["tied_minus_size_matched"]["ci95"][1]),
+    "但成对领先的中位数只有 2 步（共 2000 步）":
+        lambda: _median_matched_lead() == -2,
     "绑定模型少了一整个嵌入矩阵的参数":
         lambda: (_results("lm.json")["untied"]["parameters"]
                  - _results("lm.json")["tied"]["parameters"]
@@ -159,3 +211,21 @@ CLAIMS = {
 def test_prose_claims_hold_on_the_results(sentence):
     assert sentence in _prose(_zh()), "the sentence changed: update CLAIMS with it"
     assert CLAIMS[sentence](), f"the results no longer support: {sentence}"
+
+
+def test_ten_seed_lm_results_were_made_by_the_printed_command():
+    """lm --seeds 10 with every other option at its default, like lm.json."""
+    from tying_utils.lm_training import LMConfig
+
+    config = _results("lm_10_seeds.json")["config"]
+    assert config["seeds"] == list(range(10)) and config["corpus"] == "pydoc"
+    assert config["vocab"] == 2000
+    for field, default in vars(LMConfig()).items():
+        if field in config:
+            assert config[field] == default, f"lm_10_seeds.json: {field}"
+    assert sync_notebooks.LM_PAIRED_COMMAND.endswith(
+        "lm --seeds 10 --threads 1 --json docs/results/lm_10_seeds.json")
+    # its first three seeds are lm.json's three: the same runs, so the two tables agree
+    three = _results("lm.json")
+    for variant in ("tied", "untied", "untied_size_matched"):
+        assert _results("lm_10_seeds.json")[variant]["test_ppl"][:3] == three[variant]["test_ppl"]

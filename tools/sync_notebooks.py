@@ -48,6 +48,10 @@ COMPARE_COMMANDS = {
                "--json docs/results/compare_matched.json",
 }
 LM_COMMAND = "python -m tying_utils lm --threads 1 --json docs/results/lm.json"
+LM_PAIRED_RESULTS = RESULTS / "lm_10_seeds.json"
+LM_PAIRED_COMMAND = ("python -m tying_utils lm --seeds 10 --threads 1 "
+                     "--json docs/results/lm_10_seeds.json")
+SWEEP_RESULTS = ROOT / "docs" / "sweep" / "sweep.json"  # its command is stored inside it
 
 BADGES_START = "<!-- badges: written by tools/sync_notebooks.py -->"
 BADGES_END = "<!-- /badges -->"
@@ -62,6 +66,11 @@ COMPARE_START = "<!-- compare-table: written by tools/sync_notebooks.py from doc
 COMPARE_END = "<!-- /compare-table -->"
 LM_START = "<!-- lm-table: written by tools/sync_notebooks.py from docs/results/lm.json -->"
 LM_END = "<!-- /lm-table -->"
+PAIRED_START = ("<!-- lm-paired: written by tools/sync_notebooks.py from "
+                "docs/results/lm_10_seeds.json -->")
+PAIRED_END = "<!-- /lm-paired -->"
+SWEEP_START = "<!-- sweep-table: written by tools/sync_notebooks.py from docs/sweep/sweep.json -->"
+SWEEP_END = "<!-- /sweep-table -->"
 
 
 def repository_url() -> str:
@@ -168,6 +177,21 @@ WORDS = {
         "lm_note": "Mean ± sd over {seeds} seeds; vocabulary {vocab}, embedding = hidden = {emb}, "
                    "{layers} {cell} layer{plural}, {epochs} epochs. From `docs/results/lm.json`, "
                    "written by `{command}`.",
+        "paired_header": "| paired over {seeds} seeds | tied − untied [95% interval] | tied lower "
+                         "| tied − size-matched untied [95% interval] | tied lower |",
+        "paired_rows": {"test_ppl": "test perplexity", "valid_ppl": "validation perplexity",
+                        "train_ppl": "train perplexity",
+                        "gap": "validation − train gap"},
+        "of": "{k} of {n}",
+        "paired_note": "Differences seed by seed (each seed gives the variants the same data "
+                       "and dropout masks), mean with a 95% t-interval; the same settings as the "
+                       "table above. From `docs/results/lm_10_seeds.json`, written by `{command}`.",
+        "sweep_header": "| width d | embedding share | tied − untied [95% interval] "
+                        "| tied − size-matched untied [95% interval] |",
+        "sweep_note": "Validation perplexity, paired over {seeds} seeds, mean with a 95% "
+                      "t-interval; {epochs} epochs on a vocabulary of {vocab}. From "
+                      "`docs/sweep/sweep.json`, written by `{command}` ({minutes:.0f} min on "
+                      "{threads} thread).",
     },
     "zh": {
         "notebook_header": "| # | 笔记本 | 它回答的问题 | 运行时间 | 打开 |",
@@ -185,6 +209,19 @@ WORDS = {
         "lm_note": "{seeds} 个随机种子的均值 ± 标准差；词表 {vocab}，嵌入维度 = 隐藏维度 = {emb}，"
                    "{layers} 层 {cell}，训练 {epochs} 轮。数据来自 `docs/results/lm.json`，"
                    "由 `{command}` 生成。",
+        "paired_header": "| {seeds} 个成对的随机种子 | 绑定 − 不绑定 [95% 区间] | 绑定更低 "
+                         "| 绑定 − 参数量匹配的不绑定 [95% 区间] | 绑定更低 |",
+        "paired_rows": {"test_ppl": "测试集困惑度", "valid_ppl": "验证集困惑度",
+                        "train_ppl": "训练集困惑度", "gap": "验证集 − 训练集的差距"},
+        "of": "{n} 个中 {k} 个",
+        "paired_note": "逐个随机种子求差（同一种子下各模型的数据与 dropout 掩码相同），"
+                       "给出均值与 95% t 区间；设置与上表相同。数据来自 "
+                       "`docs/results/lm_10_seeds.json`，由 `{command}` 生成。",
+        "sweep_header": "| 宽度 d | 嵌入层占比 | 绑定 − 不绑定 [95% 区间] "
+                        "| 绑定 − 参数量匹配的不绑定 [95% 区间] |",
+        "sweep_note": "验证集困惑度，{seeds} 个成对的随机种子，均值与 95% t 区间；词表 {vocab}，"
+                      "训练 {epochs} 轮。数据来自 `docs/sweep/sweep.json`，由 `{command}` 生成"
+                      "（单线程 {minutes:.0f} 分钟）。",
     },
 }
 
@@ -304,6 +341,62 @@ def lm_table(language: str = "en") -> str:
                       *_wrap(note, language), LM_END])
 
 
+def _interval(values: list[float]) -> str:
+    """'−2.9 [−4.7, −1.1]': the mean of paired differences and its 95% t-interval, as
+    lm_training.paired_interval computes it."""
+    from tying_utils.lm_training import paired_interval  # the package's own formula
+
+    result = paired_interval(values)
+    low, high = result["ci95"]
+    return f"{result['mean']:+.1f} [{low:+.1f}, {high:+.1f}]".replace("-", "−")
+
+
+def lm_paired_table(language: str = "en") -> str:
+    """The paired LM comparison over many seeds: tied − untied and tied − size-matched untied."""
+    words = WORDS[language]
+    result = _load_results(LM_PAIRED_RESULTS)
+    n = len(result["config"]["seeds"])
+
+    def per_seed(variant, row):
+        group = result[variant]
+        if row == "gap":
+            return [v - t for v, t in zip(group["valid_ppl"], group["train_ppl"])]
+        return group[row]
+
+    rows = []
+    for row, name in words["paired_rows"].items():
+        cells = [name]
+        for other in ("untied", "untied_size_matched"):
+            diffs = [a - b for a, b in zip(per_seed("tied", row), per_seed(other, row))]
+            lower = sum(d < 0 for d in diffs)
+            cells += [_interval(diffs), words["of"].format(k=lower, n=n)]
+        rows.append("| " + " | ".join(cells) + " |")
+    note = words["paired_note"].format(command=LM_PAIRED_COMMAND)
+    return "\n".join([PAIRED_START, words["paired_header"].format(seeds=n),
+                      "|---|---|---|---|---|", *rows, "", *_wrap(note, language), PAIRED_END])
+
+
+def sweep_table(language: str = "en") -> str:
+    """Notebook 06's width sweep: the paired differences at each width."""
+    words = WORDS[language]
+    sweep = _load_results(SWEEP_RESULTS)
+    rows = []
+    for point in sweep["points"]:
+        cells = [str(point["width"]), f"{point['embedding_share']:.1%}"]
+        for name in ("tied_minus_untied", "tied_minus_size_matched"):
+            low, high = point[name]["ci95"]
+            cells.append(f"{point[name]['mean']:+.1f} [{low:+.1f}, {high:+.1f}]"
+                         .replace("-", "−"))
+        rows.append("| " + " | ".join(cells) + " |")
+    config = sweep["config"]
+    note = words["sweep_note"].format(seeds=len(config["seeds"]), epochs=config["epochs"],
+                                      vocab=config["vocab"], command=sweep["command"],
+                                      minutes=sweep["seconds"] / 60,
+                                      threads=sweep["threads"])
+    return "\n".join([SWEEP_START, words["sweep_header"], "|---|---|---|---|", *rows, "",
+                      *_wrap(note, language), SWEEP_END])
+
+
 def _wrap(text: str, language: str) -> list[str]:
     """A note under a table: English in lines of at most 96 characters (a line break inside a
     `code span` reads as a space); Chinese on one line, since a line break between two Chinese
@@ -329,7 +422,9 @@ def render_readme(text: str, repo: str, language: str, where: str) -> str:
     """The README text with every generated block rewritten."""
     blocks = [(TABLE_START, TABLE_END, readme_table(repo, language)),
               (COMPARE_START, COMPARE_END, compare_table(language)),
-              (LM_START, LM_END, lm_table(language))]
+              (LM_START, LM_END, lm_table(language)),
+              (PAIRED_START, PAIRED_END, lm_paired_table(language)),
+              (SWEEP_START, SWEEP_END, sweep_table(language))]
     for start, end, block in blocks:
         text = _replace_block(text, start, end, block, where)
     return text
