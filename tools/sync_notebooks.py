@@ -71,6 +71,8 @@ PAIRED_START = ("<!-- lm-paired: written by tools/sync_notebooks.py from "
 PAIRED_END = "<!-- /lm-paired -->"
 SWEEP_START = "<!-- sweep-table: written by tools/sync_notebooks.py from docs/sweep/sweep.json -->"
 SWEEP_END = "<!-- /sweep-table -->"
+REAL_START = "<!-- real-models: written by tools/sync_notebooks.py from tying_utils/budget.py -->"
+REAL_END = "<!-- /real-models -->"
 
 
 def repository_url() -> str:
@@ -186,6 +188,15 @@ WORDS = {
         "paired_note": "Differences seed by seed (each seed gives the variants the same data "
                        "and dropout masks), mean with a 95% t-interval; the same settings as the "
                        "table above. From `docs/results/lm_10_seeds.json`, written by `{command}`.",
+        "real_header": "| model (its config.json on the Hugging Face Hub) | tied | parameters "
+                       "| input embedding's share of the untied model | tying saves (or would), "
+                       "bf16 | tying saves (or would), Adam in mixed precision |",
+        "yes_no": ("yes", "no"),
+        "real_note": "Counted by `tying_utils.parameter_budget` from each config (the "
+                     "`REAL_MODELS` of `tying_utils/budget.py`); tests hold every count to the "
+                     "model `transformers` builds from that config on the meta device. Bytes: one "
+                     "V × d matrix at 2 bytes a parameter as bf16 weights, and at 16 when training "
+                     "with Adam in mixed precision (notebook 06).",
         "sweep_header": "| width d | embedding share | tied − untied [95% interval] "
                         "| tied − size-matched untied [95% interval] |",
         "sweep_note": "Validation perplexity, paired over {seeds} seeds, mean with a 95% "
@@ -217,6 +228,15 @@ WORDS = {
         "paired_note": "逐个随机种子求差（同一种子下各模型的数据与 dropout 掩码相同），"
                        "给出均值与 95% t 区间；设置与上表相同。数据来自 "
                        "`docs/results/lm_10_seeds.json`，由 `{command}` 生成。",
+        "real_header": "| 模型（Hugging Face Hub 上的 config.json） | 绑定 | 参数量 "
+                       "| 输入嵌入层占不绑定模型的比例 | 绑定节省（或可节省），bf16 "
+                       "| 绑定节省（或可节省），Adam 混合精度训练 |",
+        "yes_no": ("是", "否"),
+        "real_note": "由 `tying_utils.parameter_budget` 根据各模型的配置计算（见 "
+                     "`tying_utils/budget.py` 中的 `REAL_MODELS`）；测试把每个数字与 "
+                     "`transformers` 在 meta 设备上按该配置构建的模型逐一核对。字节数：一个 V × d "
+                     "矩阵，bf16 权重每个参数 2 字节，用 Adam 混合精度训练时每个参数 16 字节"
+                     "（笔记本 06）。",
         "sweep_header": "| 宽度 d | 嵌入层占比 | 绑定 − 不绑定 [95% 区间] "
                         "| 绑定 − 参数量匹配的不绑定 [95% 区间] |",
         "sweep_note": "验证集困惑度，{seeds} 个成对的随机种子，均值与 95% t 区间；词表 {vocab}，"
@@ -376,6 +396,22 @@ def lm_paired_table(language: str = "en") -> str:
                       "|---|---|---|---|---|", *rows, "", *_wrap(note, language), PAIRED_END])
 
 
+def real_models_table(language: str = "en") -> str:
+    """Notebook 06's real model families: size, tie and the embedding's share, from budget.py."""
+    from tying_utils.budget import BYTES_PER_PARAMETER, REAL_MODELS, parameter_budget
+
+    words = WORDS[language]
+    rows = []
+    for model_id, entry in REAL_MODELS.items():
+        b = parameter_budget(entry["config"])
+        bf16 = b.saved_by_tying * BYTES_PER_PARAMETER["bf16 weights"] / 1e9
+        adam = b.saved_by_tying * BYTES_PER_PARAMETER["Adam, mixed precision"] / 1e9
+        rows.append(f"| {model_id} | {words['yes_no'][0 if b.tied else 1]} | {b.total:,} | "
+                    f"{b.embedding_share:.1%} | {bf16:.2f} GB | {adam:.2f} GB |")
+    return "\n".join([REAL_START, words["real_header"], "|---|---|---|---|---|---|", *rows, "",
+                      *_wrap(words["real_note"], language), REAL_END])
+
+
 def sweep_table(language: str = "en") -> str:
     """Notebook 06's width sweep: the paired differences at each width."""
     words = WORDS[language]
@@ -424,7 +460,8 @@ def render_readme(text: str, repo: str, language: str, where: str) -> str:
               (COMPARE_START, COMPARE_END, compare_table(language)),
               (LM_START, LM_END, lm_table(language)),
               (PAIRED_START, PAIRED_END, lm_paired_table(language)),
-              (SWEEP_START, SWEEP_END, sweep_table(language))]
+              (SWEEP_START, SWEEP_END, sweep_table(language)),
+              (REAL_START, REAL_END, real_models_table(language))]
     for start, end, block in blocks:
         text = _replace_block(text, start, end, block, where)
     return text
