@@ -13,3 +13,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A tiny corpus file of 216 short sentences, for the command-line tests of lm and sweep."""
+    path = tmp_path / "tiny.txt"
+    sentences = [f"the {animal} {verb} on the {place} ." for animal in ("cat", "dog", "owl")
+                 for verb in ("sat", "slept", "ran") for place in ("mat", "log", "rug")]
+    path.write_text("\n".join(sentences * 8), encoding="utf-8")
+    return path

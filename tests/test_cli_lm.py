@@ -23,15 +23,6 @@ OLD_JSON = b'{"old": "results"}\n'
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "tiny.txt"
-    sentences = [f"the {animal} {verb} on the {place} ." for animal in ("cat", "dog", "owl")
-                 for verb in ("sat", "slept", "ran") for place in ("mat", "log", "rug")]
-    path.write_text("\n".join(sentences * 8), encoding="utf-8")
-    return path
-
-
 def command_line(*args):
     """Run `python -m tying_utils ARGS` the way a user does, on one thread."""
     return subprocess.run([sys.executable, "-m", "tying_utils", *args], capture_output=True,

@@ -38,15 +38,6 @@ def thread_policy_restored():
     runtime.set_threads(None)  # --threads sets it for the process
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "tiny.txt"
-    sentences = [f"the {animal} {verb} on the {place} ." for animal in ("cat", "dog", "owl")
-                 for verb in ("sat", "slept", "ran") for place in ("mat", "log", "rug")]
-    path.write_text("\n".join(sentences * 8), encoding="utf-8")
-    return path
-
-
 def one_line_error(capsys, message: str) -> None:
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
