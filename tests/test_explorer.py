@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import ipywidgets
+import numpy as np
 import pytest
 
 from tying_utils import train
@@ -260,3 +261,24 @@ def test_unknown_settings_are_refused():
         explorer(colour="red")
     with pytest.raises(ValueError, match="unknown task 'reverse'; choose one of identity"):
         explorer(task="reverse")
+
+
+def test_the_reused_figure_draws_what_a_new_figure_draws(small):
+    """A click redraws one kept figure with new data (the slow part of making a figure is done
+    once): after another setting was drawn in it, it must give the same PNG, byte for byte, as
+    a figure made for this run alone, and its limits must show every band and the threshold."""
+    first_run, first_summary = small.last_run, small.last_summary
+    first_png = bytes(small.image.value)
+    small.task.value, small.loss.value, small.vocab.value, small.steps.value = "shift", "ce", 7, 40
+    assert small.train(), message_text(small)
+    assert bytes(small.image.value) == explorer_module.render_png(small.last_run,
+                                                                  small.last_summary)
+    assert small._plot.render_png(first_run, first_summary) == first_png
+    assert first_png == explorer_module.render_png(first_run, first_summary)
+
+    low, high = small._plot.axes.get_ylim()
+    bands = [band.get_paths()[0].vertices[:, 1] for band in small._plot.bands.values()]
+    shown = np.concatenate(bands + [[first_summary.threshold]])
+    assert low < shown.min() and shown.max() < high
+    assert small._plot.axes.get_xlim()[0] < 0 < first_run.config.steps - 1 < \
+        small._plot.axes.get_xlim()[1]

@@ -19,25 +19,24 @@ SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize("config", SETTINGS, ids=lambda c: f"{c.task}-{c.loss}-{c.init}")
-def test_many_seed_trainer_equals_the_loop_in_float64(config):
-    seeds = [0, 3, 11]
-    many = train_many(config, seeds, dtype=torch.float64)
+def assert_equals_the_loop(config, seeds, dtype=torch.float64, rtol=1e-9, atol=1e-12):
+    """train_many's curves for `seeds` are train_pair's, seed by seed, within the tolerance."""
+    many = train_many(config, seeds, dtype=dtype)
     for row, seed in enumerate(seeds):
-        pair = train_pair(config, seed, dtype=torch.float64)
+        pair = train_pair(config, seed, dtype=dtype)
         for variant in ("tied", "untied"):
             np.testing.assert_allclose(many.losses[variant][row], pair.losses[variant],
-                                       rtol=1e-9, atol=1e-12)
+                                       rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("config", SETTINGS, ids=lambda c: f"{c.task}-{c.loss}-{c.init}")
+def test_many_seed_trainer_equals_the_loop_in_float64(config):
+    assert_equals_the_loop(config, [0, 3, 11])
 
 
 @pytest.mark.parametrize("config", SETTINGS[:2], ids=lambda c: c.loss)
 def test_many_seed_trainer_equals_the_loop_in_float32(config):
-    many = train_many(config, [5, 6])
-    for row, seed in enumerate([5, 6]):
-        pair = train_pair(config, seed)
-        for variant in ("tied", "untied"):
-            np.testing.assert_allclose(many.losses[variant][row], pair.losses[variant],
-                                       rtol=1e-4, atol=1e-6)
+    assert_equals_the_loop(config, [5, 6], dtype=torch.float32, rtol=1e-4, atol=1e-6)
 
 
 def test_final_weights_equal_the_loop_models():
@@ -225,31 +224,41 @@ def test_every_matrix_product_path_equals_the_loop(monkeypatch, path, config):
     monkeypatch.setattr(train, "LARGE_RESULT", 0)
     monkeypatch.setattr(train, "SMALL_PRODUCT", 0 if path == "batched" else 10**9)
     monkeypatch.setattr(train, "SMALL_PRODUCT_TOTAL", 0 if path == "batched" else 10**12)
-    many = train_many(config, [1, 4], dtype=torch.float64)
-    for row, seed in enumerate([1, 4]):
-        pair = train_pair(config, seed, dtype=torch.float64)
-        for variant in ("tied", "untied"):
-            np.testing.assert_allclose(many.losses[variant][row], pair.losses[variant],
-                                       rtol=1e-9, atol=1e-12)
+    assert_equals_the_loop(config, [1, 4])
 
 
-def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients():
-    """The flat Adam raises averages below the smallest normal float before sqrt (for speed);
-    the result must still be torch.optim.Adam's exactly."""
-    from tying_utils.train import _Adam
+@pytest.mark.parametrize("fused", [True, False], ids=["fused kernel", "written out"])
+def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients(fused):
+    """The flat Adam gives torch.optim.Adam's numbers exactly, both ways: the fused kernel those of
+    Adam(fused=True), the written-out update (which raises averages below the smallest normal
+    float before sqrt, for speed) those of the default single-tensor Adam."""
+    from tying_utils.train import _Adam, _has_fused_adam
 
+    if fused and not _has_fused_adam():
+        pytest.skip("this PyTorch has no fused Adam kernel for the CPU (2.4 and later do)")
     grads = [torch.tensor([0.0, 1e-20, -3e-23, 0.5, -2.0, 1e-30, 0.0, 7e-3])] * 3
     grads.append(torch.zeros(8))
+    grads += [torch.linspace(-3, 2, 8) * 10.0**-k for k in range(0, 40, 3)]
     for dtype in (torch.float32, torch.float64):
         ours = torch.linspace(-1, 1, 8, dtype=dtype)
         theirs = torch.nn.Parameter(ours.clone())
-        adam = _Adam(ours, lr=1e-3)
-        reference = torch.optim.Adam([theirs], lr=1e-3, foreach=False)
+        adam = _Adam(ours, lr=1e-3, fused=fused)
+        reference = torch.optim.Adam([theirs], lr=1e-3, **({"fused": True} if fused else
+                                                            {"foreach": False}))
         for grad in grads:
             adam.step(grad.to(dtype))
             theirs.grad = grad.to(dtype)
             reference.step()
             assert torch.equal(ours, theirs.detach())
+
+
+def test_the_trainer_equals_the_loop_with_adam_written_out(monkeypatch):
+    """Where PyTorch has no fused Adam kernel (before 2.4), train_many writes Adam out."""
+    from tying_utils import train
+
+    monkeypatch.setattr(train, "_FUSED_ADAM", False)
+    for config in SETTINGS[:2]:
+        assert_equals_the_loop(config, [0, 3])
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ from .tasks import TASKS
 from .train import INITS, LOSSES, VARIANTS, ManyRun, RunConfig, estimated_bytes, train_many
 
 __all__ = ["explorer", "Explorer", "DEFAULTS", "EXPLORER_LIMITS", "MAX_WORK", "MAX_BYTES",
-           "render_png"]
+           "render_png", "BandPlot"]
 
 # The blog's setting; 100 seeds train in a fraction of a second on one CPU thread.
 DEFAULTS = {
@@ -139,6 +139,7 @@ class Explorer:
         self.last_run: ManyRun | None = None
         self.last_summary: PairedSummary | None = None
         self.last_seconds: float | None = None
+        self._plot = BandPlot()
 
         self.button.on_click(self._on_click)
         limits = widgets.HTML(
@@ -227,7 +228,7 @@ class Explorer:
                 run = train_many(config, seeds, progress=self._on_progress)
             threshold = default_threshold(config.loss, config.vocab)
             summary = compare_curves(run.losses["tied"], run.losses["untied"], threshold)
-            png = render_png(run, summary)
+            png = self._plot.render_png(run, summary)
         except Exception as error:  # the widget shows a sentence, never a traceback
             reason = str(error).rstrip(".") or type(error).__name__
             self._say(f"Training failed ({reason}); try smaller settings.", problem=True)
@@ -264,44 +265,88 @@ def _shown(value) -> str:
 def render_png(run: ManyRun, summary: PairedSummary) -> bytes:
     """The bands of both variants (median over seeds and the 10–90 % band) as a small PNG.
 
-    Drawn on a bare `Figure` with the Agg renderer and no layout engine, through at most
-    `PLOTTED_STEPS` steps: a click should spend its time training, not drawing.
+    The explorer keeps one `BandPlot` and redraws it; this makes a new one for one picture.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+    return BandPlot().render_png(run, summary)
 
-    config = run.config
-    figure = Figure(figsize=(7.2, 3.6), dpi=80)
-    FigureCanvasAgg(figure)
-    ax = figure.add_axes((0.135, 0.14, 0.845, 0.70))  # fixed margins, not a layout engine
-    steps = np.unique(np.linspace(0, config.steps - 1, PLOTTED_STEPS).round().astype(int))
-    for variant in VARIANTS:
-        curves = run.losses[variant][:, steps]  # seeds × plotted steps, a small copy
-        low, mid, high = np.quantile(curves, [0.1, 0.5, 0.9], axis=0)
-        ax.fill_between(steps, low, high, color=COLORS[variant], alpha=0.25, lw=0)
-        ax.plot(steps, mid, color=COLORS[variant], lw=1.8,
-                label=f"{LABELS[variant]}: median, 10%–90% band")
-    ax.axhline(summary.threshold, color="0.4", lw=0.8, ls="--",
-               label=f"threshold {summary.threshold:.3g}")
-    # A log axis with ticks at 1, 2 and 5 times each power of ten, as plain numbers, and no
-    # minor ticks: matplotlib's default labels every minor tick in math text, which is slow.
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("training step")
-    ax.set_ylabel("loss (log scale)")
-    ax.legend(fontsize="small", loc="upper right")  # a fixed place: "best" searches every point
-    low, high = summary.ci95
-    ax.set_title(f"Tied reached loss {summary.threshold:.3g} first in "
-                 f"{summary.fraction_tied_faster:.0%} of {summary.seeds} seeds "
-                 f"(95% CI {low:.0%}–{high:.0%})\n{config.task}, {config.loss}, {config.init} "
-                 f"init, vocab {config.vocab}, dim {config.dim}, lr {config.lr:g}, "
-                 f"{config.steps} steps", fontsize="medium", y=1.0, pad=6)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+
+class BandPlot:
+    """The explorer's figure: made once, then only its data and texts change at each click.
+
+    A bare `Figure` with the Agg renderer, fixed margins and no layout engine, drawn through at
+    most `PLOTTED_STEPS` steps: a click should spend its time training, not drawing. Making the
+    figure (its axes, ticks and legend) takes about as long as drawing it, so it is made once.
+    """
+
+    def __init__(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.collections import PolyCollection
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
+
+        self.figure = Figure(figsize=(7.2, 3.6), dpi=80)
+        FigureCanvasAgg(self.figure)
+        ax = self.axes = self.figure.add_axes((0.135, 0.14, 0.845, 0.70))  # fixed margins
+        self.bands, self.medians = {}, {}
+        for variant in VARIANTS:
+            self.bands[variant] = ax.add_collection(
+                PolyCollection([], facecolors=COLORS[variant], alpha=0.25, linewidths=0))
+            (self.medians[variant],) = ax.plot([], [], color=COLORS[variant], lw=1.8,
+                                               label=f"{LABELS[variant]}: median, 10%–90% band")
+        self.threshold = ax.axhline(1.0, color="0.4", lw=0.8, ls="--", label="threshold")
+        # A log axis with ticks at 1, 2 and 5 times each power of ten, as plain numbers, and no
+        # minor ticks: matplotlib's default labels every minor tick in math text, which is slow.
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("training step")
+        ax.set_ylabel("loss (log scale)")
+        self.legend = ax.legend(fontsize="small", loc="upper right")  # "best" searches every point
+        self.title = ax.set_title("", fontsize="medium", y=1.0, pad=6)
+
+    def render_png(self, run: ManyRun, summary: PairedSummary) -> bytes:
+        """Draw `run`'s bands with `summary`'s threshold and result, as PNG bytes."""
+        config = run.config
+        steps = np.unique(np.linspace(0, config.steps - 1, PLOTTED_STEPS).round().astype(int))
+        shown = [summary.threshold]
+        for variant in VARIANTS:
+            curves = run.losses[variant][:, steps]  # seeds × plotted steps, a small copy
+            low, mid, high = np.quantile(curves, [0.1, 0.5, 0.9], axis=0)
+            # the band: along the low edge, then back along the high one
+            self.bands[variant].set_verts([np.column_stack([np.r_[steps, steps[::-1]],
+                                                            np.r_[low, high[::-1]]])])
+            self.medians[variant].set_data(steps, mid)
+            shown += [low.min(), high.max()]
+        self.threshold.set_ydata([summary.threshold] * 2)
+        self.legend.get_texts()[-1].set_text(f"threshold {summary.threshold:.3g}")
+        self.axes.set_xlim(*_padded(0, config.steps - 1))
+        logs = np.log(_positive(shown))
+        self.axes.set_ylim(*np.exp(_padded(logs.min(), logs.max())))
+        low, high = summary.ci95
+        self.title.set_text(
+            f"Tied reached loss {summary.threshold:.3g} first in "
+            f"{summary.fraction_tied_faster:.0%} of {summary.seeds} seeds "
+            f"(95% CI {low:.0%}–{high:.0%})\n{config.task}, {config.loss}, {config.init} "
+            f"init, vocab {config.vocab}, dim {config.dim}, lr {config.lr:g}, "
+            f"{config.steps} steps")
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
+def _padded(low: float, high: float) -> tuple[float, float]:
+    """Axis limits 5 % beyond the data on each side, as matplotlib's own autoscaling sets them
+    (one unit each side when all values are equal)."""
+    pad = 0.05 * (high - low) if high > low else 1.0
+    return low - pad, high + pad
+
+
+def _positive(values) -> np.ndarray:
+    """The finite positive values among `values` (a log axis shows only those), or [1]."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return values if values.size else np.ones(1)
 
 
 class _CallableModule(types.ModuleType):

@@ -17,8 +17,12 @@ because it does by hand what autograd and the optimizer do in general:
   3 × 10 matrices, which a matrix-product routine handles one by one.)
 - a tied model has one matrix, W: its embedding lookups read rows of W and send their gradient
   back into W, which is what tying means (notebook 02);
-- all parameters of all models live in one flat tensor, so one Adam update is a few tensor
-  operations for the whole batch of models.
+- all parameters of all models live in one flat tensor, so one Adam update is one operation
+  (PyTorch's fused Adam kernel) for the whole batch of models;
+- at the explorer's 100 seeds, starting a step's operations takes a large share of its time (a
+  step for 1 seed takes about 40% as long as one for 100), so a step does as few as it can: a
+  loss's sums are scaled once after training, not at every step, and the products are set up
+  once on tensors that each step overwrites.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ VARIANTS = ("tied", "untied")
 LIMITS = {"vocab": 5000, "dim": 512, "steps": 100_000, "seeds": 20_000, "bytes": 4_000_000_000}
 MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers
 
-# How `_matmul` multiplies the small matrices of all models (measured with
+# How `_Product` multiplies the small matrices of all models (measured with
 # benchmarks/paired_training.py --crossover): sums of at most FEW_TERMS terms with results of at
 # least LARGE_RESULT numbers term by term; products of at most SMALL_PRODUCT multiplications per
 # model (and SMALL_PRODUCT_TOTAL for all models together, 32 MB in float32) in one elementwise
@@ -253,34 +257,50 @@ def _train_steps(config, params, lookup, one_hot_targets, losses, progress) -> N
     grads = torch.zeros_like(params)
     _, W, b = _views(params, vocab, dim, models // 2)  # E is read through `lookup`
     gE, gW, gb = _views(grads, vocab, dim, models // 2)  # views of the flat `grads`
-    W_by_dim = W.transpose(0, 1)  # (dim, vocab, models); a view, so it follows W's updates
+    # Each step writes the looked-up rows into `h` and the gradient of the logits into
+    # `d_logits`, so that the three matrix products can be set up once, on these tensors and on
+    # views of W that follow its updates.
+    h = torch.empty(tokens, dim, models, dtype=params.dtype)
+    d_logits = torch.empty(tokens, vocab, models, dtype=params.dtype)
+    logits_of_h = _Product(h, W.transpose(0, 1))  # (tokens, vocab, models)
+    head_gradient = _Product(d_logits.transpose(0, 1), h)  # (vocab, dim, models)
+    input_gradient = _Product(d_logits, W)  # (tokens, dim, models)
     adam = _Adam(params, config.lr)
+    # Each step adds up each model's loss terms into `losses[:, step]`; the division that makes
+    # the sums means comes once, after the last step.
+    mse = config.loss == "mse"
+    # MSE's dloss/dp and cross-entropy's dloss/dz are both c (p - y), for p = softmax(logits) and
+    # the one-hot targets y: c = 2 / (tokens · vocab) for MSE, 1 / tokens for cross-entropy.
+    c = 2.0 / (tokens * vocab) if mse else 1.0 / tokens
+    minus_c_targets = one_hot_targets * -c  # made once: c p + (-c y) is then one operation
+    zero = torch.zeros((), dtype=params.dtype)
     report_every = max(1, steps // 50)
     for step in range(steps):
         # Forward: look up each token's row of E, take its dot product with every row of W, add b.
         # h[t, d, m] = E[x[t, m], d, m] (W for a tied model)
         # logits[t, v, m] = sum_d h[t, d, m] W[v, d, m] + b[v, m]
-        h = params.index_select(0, lookup).view(tokens, dim, models)
-        logits = _matmul(h, W_by_dim).add_(b)  # (tokens, vocab, models)
-        probs = torch.softmax(logits, dim=1)  # over the vocabulary
+        torch.index_select(params, 0, lookup, out=h.view(-1))
+        logits = logits_of_h().add_(b)
 
         # Backward by hand: first d(loss)/d(logits), then the chain rule through W, b and E.
-        if config.loss == "mse":
+        if mse:  # loss = mean over tokens and vocabulary of (p - y)^2, p = softmax(logits)
+            probs = torch.softmax(logits, dim=1)  # over the vocabulary
             diff = probs - one_hot_targets
-            torch.mean(diff * diff, dim=(0, 1), out=losses[:, step])
-            d_probs = diff.mul_(2.0 / (tokens * vocab))
-            # softmax backward: dz_j = p_j dp_j - p_j sum_k p_k dp_k
-            weighted = d_probs * probs
-            d_logits = torch.addcmul(weighted, probs, weighted.sum(1, keepdim=True), value=-1)
-        else:
+            torch.sum((diff * diff).view(-1, models), dim=0, out=losses[:, step])
+            # dloss/dp = c (p - y), then softmax's backward: dz_j = p_j dp_j - p_j sum_k p_k dp_k
+            weighted = torch.addcmul(zero, diff, probs, value=c)  # 0 + c (p - y) p: one step
+            torch.addcmul(weighted, probs, weighted.sum(1, keepdim=True), value=-1,
+                          out=d_logits)
+        else:  # loss = mean over tokens of -log p_y, p = softmax(logits)
             log_probs = torch.log_softmax(logits, dim=1)
-            torch.mean(-(log_probs * one_hot_targets).sum(1), dim=0, out=losses[:, step])
-            d_logits = (probs - one_hot_targets).div_(tokens)
+            torch.sum((log_probs * one_hot_targets).view(-1, models), dim=0, out=losses[:, step])
+            # dz = (p - y) / tokens
+            torch.add(minus_c_targets, log_probs.exp_(), alpha=c, out=d_logits)
         # gW[v, d, m] = sum_t d_logits[t, v, m] h[t, d, m];  gb[v, m] = sum_t d_logits[t, v, m]
-        _matmul(d_logits.transpose(0, 1), h, out=gW)
+        head_gradient(out=gW)
         torch.sum(d_logits, dim=0, out=gb)
         # d_h[t, d, m] = sum_v d_logits[t, v, m] W[v, d, m]
-        d_h = _matmul(d_logits, W)  # (tokens, dim, models)
+        d_h = input_gradient()
         # Each token sends d_h back to the row it was read from. For a tied model that row is
         # in W, so its gradient becomes the sum of both uses of the one matrix (notebook 02).
         gE.zero_()
@@ -289,6 +309,9 @@ def _train_steps(config, params, lookup, one_hot_targets, losses, progress) -> N
         adam.step(grads)
         if progress is not None and ((step + 1) % report_every == 0 or step + 1 == steps):
             progress(step + 1, steps)
+    # Sums to means: MSE summed (p - y)^2 over tokens × vocabulary, cross-entropy log p_y over
+    # tokens.
+    losses.mul_(1 / (tokens * vocab) if mse else -1 / tokens)
 
 
 def _parameter_count(vocab: int, dim: int, n_seeds: int) -> int:
@@ -323,45 +346,75 @@ def _embedding_positions(inputs: torch.Tensor, vocab: int, dim: int) -> torch.Te
     return torch.cat([untied, tied], dim=-1).flatten()  # (tokens, dim, models), flattened
 
 
-def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+class _Product:
     """For every model m (the last axis), the matrix product `a[:, :, m] @ b[:, :, m]`.
 
-    `a` is (i, k, models) and `b` is (k, j, models); the result (i, j, models) goes into `out`
-    when it is given.
+    `a` is (i, k, models) and `b` is (k, j, models); calling the product gives the result
+    (i, j, models), into `out` when it is given. A training step multiplies the same tensors at
+    every step while their numbers change in place, so the views each way of multiplying needs
+    are made once, here, and each call only computes.
     """
-    i, k, models = a.shape
-    j = b.shape[1]
-    if k <= FEW_TERMS and i * j * models >= LARGE_RESULT:
-        # A few terms (the blog's dimension 3) and many models: add up k outer products (column
-        # k of a times row k of b), each one elementwise multiply-add on all models at once.
-        out = torch.mul(a[:, 0].unsqueeze(1), b[0].unsqueeze(0), out=out)
-        for term in range(1, k):
-            out.addcmul_(a[:, term].unsqueeze(1), b[term].unsqueeze(0))
-        return out
-    if i * k * j <= SMALL_PRODUCT and i * k * j * models <= SMALL_PRODUCT_TOTAL:
-        # Small matrices: a matrix-product routine would spend most of its time per matrix, not
-        # per number. So multiply every a[i, k] with every b[k, j], all models at once, and add
-        # up over k: (i, k, 1, models) * (1, k, j, models), summed over axis 1.
-        return torch.sum(a.unsqueeze(2) * b.unsqueeze(0), dim=1, out=out)
-    # Larger matrices: a batched matrix product with the models as its batch (models first, each
-    # matrix contiguous), then back to models last.
-    product = torch.bmm(a.permute(2, 0, 1).contiguous(), b.permute(2, 0, 1).contiguous())
-    if out is None:
-        return product.permute(1, 2, 0).contiguous()
-    return out.copy_(product.permute(1, 2, 0))
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor):
+        i, k, models = a.shape
+        j = b.shape[1]
+        if k <= FEW_TERMS and i * j * models >= LARGE_RESULT:
+            # A few terms (the blog's dimension 3) and many models: add up k outer products
+            # (column k of a times row k of b), each one elementwise multiply-add on all models.
+            self.way = "term by term"
+            self.terms = [(a[:, term].unsqueeze(1), b[term].unsqueeze(0)) for term in range(k)]
+        elif i * k * j <= SMALL_PRODUCT and i * k * j * models <= SMALL_PRODUCT_TOTAL:
+            # Small matrices: a matrix-product routine would spend most of its time per matrix,
+            # not per number. So multiply every a[i, k] with every b[k, j], all models at once,
+            # and add up over k: (i, k, 1, models) * (1, k, j, models), summed over axis 1.
+            self.way = "elementwise"
+            self.a, self.b = a.unsqueeze(2), b.unsqueeze(0)
+        else:
+            # Larger matrices: a batched matrix product with the models as its batch (models
+            # first, each matrix contiguous), then back to models last.
+            self.way = "batched"
+            self.a, self.b = a.permute(2, 0, 1), b.permute(2, 0, 1)
+
+    def __call__(self, out: torch.Tensor | None = None) -> torch.Tensor:
+        if self.way == "term by term":
+            (a, b), *rest = self.terms
+            out = torch.mul(a, b, out=out)
+            for a, b in rest:
+                out.addcmul_(a, b)
+            return out
+        if self.way == "elementwise":
+            return torch.sum(self.a * self.b, dim=1, out=out)
+        product = torch.bmm(self.a.contiguous(), self.b.contiguous())
+        if out is None:
+            return product.permute(1, 2, 0).contiguous()
+        return out.copy_(product.permute(1, 2, 0))
+
+
+def _matmul(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """`a[:, :, m] @ b[:, :, m]` for every model m, once (see `_Product`)."""
+    return _Product(a, b)(out)
 
 
 class _Adam:
-    """`torch.optim.Adam` (its default, single-tensor form) for one flat tensor of parameters.
+    """`torch.optim.Adam` for one flat tensor of parameters, with the same numbers.
 
-    Same arithmetic in the same order as PyTorch's, so it matches the loop step for step.
+    `step` runs PyTorch's fused Adam kernel, the one operation that `torch.optim.Adam(fused=True)`
+    runs for the whole update (PyTorch 2.4 and later have it for the CPU). Without it, it runs
+    `step_written_out`: the same update as a few tensor operations, in the order of PyTorch's
+    default (single-tensor) Adam. Read that one to see what Adam does; tests hold each to
+    `torch.optim.Adam` bit for bit. (Calling `torch.optim.Adam(...).step()` itself would cost
+    five times as long here: its bookkeeping around the arithmetic takes longer than the
+    arithmetic on these small models.)
     """
 
-    def __init__(self, params: torch.Tensor, lr: float, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params: torch.Tensor, lr: float, betas=(0.9, 0.999), eps=1e-8,
+                 fused: bool | None = None):
         self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
         self.exp_avg = torch.zeros_like(params)
         self.exp_avg_sq = torch.zeros_like(params)
         self.steps_taken = 0
+        self.fused = _has_fused_adam() if fused is None else fused
+        self._step_count = torch.zeros((), dtype=torch.float32)  # the fused kernel reads it
         self._denom = torch.empty_like(params)
         # The constants as numbers of the parameters' type: the same arithmetic as Python
         # numbers, without converting them at every step.
@@ -369,6 +422,16 @@ class _Adam:
         self._tiny = torch.finfo(params.dtype).tiny
 
     def step(self, grad: torch.Tensor) -> None:
+        if not self.fused:
+            self.step_written_out(grad)
+            return
+        self.steps_taken += 1
+        self._step_count += 1
+        torch._fused_adam_([self.params], [grad], [self.exp_avg], [self.exp_avg_sq], [],
+                           [self._step_count], amsgrad=False, lr=self.lr, beta1=self.betas[0],
+                           beta2=self.betas[1], weight_decay=0.0, eps=self.eps, maximize=False)
+
+    def step_written_out(self, grad: torch.Tensor) -> None:
         beta1, beta2 = self.betas
         self.steps_taken += 1
         self.exp_avg.lerp_(grad, 1 - beta1)
@@ -383,6 +446,24 @@ class _Adam:
         torch.clamp_min(self.exp_avg_sq, self._tiny, out=self._denom).sqrt_()
         self._denom.div_(math.sqrt(bias_correction2)).add_(self._eps)
         self.params.addcdiv_(self.exp_avg, self._denom, value=-step_size)
+
+
+def _has_fused_adam() -> bool:
+    """Whether this PyTorch has the fused Adam kernel for the CPU (2.4 and later do)."""
+    global _FUSED_ADAM
+    if _FUSED_ADAM is None:
+        one = [torch.zeros(1)]
+        try:
+            torch._fused_adam_(one, [torch.zeros(1)], [torch.zeros(1)], [torch.zeros(1)], [],
+                               [torch.ones(())], amsgrad=False, lr=0.1, beta1=0.9, beta2=0.999,
+                               weight_decay=0.0, eps=1e-8, maximize=False)
+            _FUSED_ADAM = True
+        except (AttributeError, NotImplementedError, RuntimeError):
+            _FUSED_ADAM = False
+    return _FUSED_ADAM
+
+
+_FUSED_ADAM: bool | None = None  # found out on first use
 
 
 def _check_seed(seed) -> int:
@@ -443,7 +524,7 @@ def memory_parts(config: RunConfig, n_seeds: int, bytes_per_number: int = 4) -> 
     vocab, dim = config.vocab, config.dim
     product = tokens * vocab * dim
     if product <= SMALL_PRODUCT and product * models <= SMALL_PRODUCT_TOTAL:
-        matmul = product  # the elementwise product (see _matmul)
+        matmul = product  # the elementwise product (see _Product)
     else:
         matmul = 6 * vocab * dim + 3 * tokens * vocab  # the batched product's contiguous copies
     parameters = 6 * _parameter_count(vocab, dim, n_seeds)  # values, gradients, Adam's state
