@@ -222,18 +222,18 @@ def contention_table(quick: bool) -> None:
                 idle, idle_default = mine, default
             load = "idle" if competitors == 0 else f"{competitors} busy"
             about = "≈" if default.extrapolated or mine.extrapolated else ""
+            floor = min(fair_share_floor(idle, policy_threads, usable, competitors),
+                        fair_share_floor(idle_default, PYTORCH_DEFAULT, usable, competitors))
             rows.append(f"| {name} | {load} | {mine:.2f} s ({policy_threads} thr.) | "
                         f"{default:.2f} s ({PYTORCH_DEFAULT} thr.) | {about}{default / mine:.1f}× "
-                        f"| {mine / idle:.2f}× |")
+                        f"| {about}{default / floor:.1f}× | {mine / idle:.2f}× |")
             print(rows[-1], flush=True)
             if competitors == usable - 1 and competitors > 0:
-                floor = min(fair_share_floor(idle, policy_threads, usable, competitors),
-                            fair_share_floor(idle_default, PYTORCH_DEFAULT, usable, competitors))
                 goals.append((name, mine / idle, default / mine, default / floor, floor))
     print("\n(≈: the run was stopped after a minute and its time extrapolated from its progress)")
     print("| work | competitors | package's policy | PyTorch's default | default ÷ policy "
-          "| policy ÷ its idle time |")
-    print("|---|---|---|---|---|---|")
+          "| default ÷ fair-share floor | policy ÷ its idle time |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     for name, slowdown, gain, bound, floor in goals:
         print(f"{name}: beside {usable - 1} busy process(es) the policy takes {slowdown:.2f}× its "
