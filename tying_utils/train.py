@@ -269,11 +269,12 @@ def _train_steps(config, params, lookup, one_hot_targets, losses, progress) -> N
     # Each step adds up each model's loss terms into `losses[:, step]`; the division that makes
     # the sums means comes once, after the last step.
     mse = config.loss == "mse"
-    # MSE's dloss/dp and cross-entropy's dloss/dz are both c (p - y), for p = softmax(logits) and
-    # the one-hot targets y: c = 2 / (tokens · vocab) for MSE, 1 / tokens for cross-entropy.
+    # Both gradients carry a constant c: MSE's dloss/dp is c (p - y) with c = 2 / (tokens · vocab),
+    # cross-entropy's dloss/dz is c (p - y) with c = 1 / tokens (p = softmax(logits), y the one-hot
+    # targets). Two tensors made once let each step apply c inside an operation it does anyway:
     c = 2.0 / (tokens * vocab) if mse else 1.0 / tokens
-    minus_c_targets = one_hot_targets * -c  # made once: c p + (-c y) is then one operation
-    zero = torch.zeros((), dtype=params.dtype)
+    minus_c_targets = one_hot_targets * -c  # cross-entropy: c p + (-c y), one operation
+    zero = torch.zeros((), dtype=params.dtype)  # MSE: 0 + c (p - y) p, one operation
     report_every = max(1, steps // 50)
     for step in range(steps):
         # Forward: look up each token's row of E, take its dot product with every row of W, add b.
@@ -288,7 +289,7 @@ def _train_steps(config, params, lookup, one_hot_targets, losses, progress) -> N
             diff = probs - one_hot_targets
             torch.sum((diff * diff).view(-1, models), dim=0, out=losses[:, step])
             # dloss/dp = c (p - y), then softmax's backward: dz_j = p_j dp_j - p_j sum_k p_k dp_k
-            weighted = torch.addcmul(zero, diff, probs, value=c)  # 0 + c (p - y) p: one step
+            weighted = torch.addcmul(zero, diff, probs, value=c)  # c (p - y) p
             torch.addcmul(weighted, probs, weighted.sum(1, keepdim=True), value=-1,
                           out=d_logits)
         else:  # loss = mean over tokens of -log p_y, p = softmax(logits)
