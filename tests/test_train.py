@@ -300,3 +300,25 @@ def test_memory_message_rounds_up_so_the_need_shows_above_the_limit(monkeypatch)
     monkeypatch.setattr(train, "estimated_bytes", lambda *args: LIMITS["bytes"] + 1)
     with pytest.raises(ValueError, match="about 4.1 GB, over the 4.0 GB limit"):
         train_many(RunConfig(steps=2), 2)
+
+
+def test_without_a_usable_fused_kernel_adam_is_written_out(monkeypatch):
+    """No `torch._fused_adam_`, or one that refuses the CPU or these arguments: the written-out
+    update, with the same numbers."""
+    from tying_utils import train
+
+    def refuses(*args, **kwargs):
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'maximize'")
+
+    reference = train_many(RunConfig(steps=30), [0, 1], dtype=torch.float64)
+    for replacement in (refuses, None):
+        monkeypatch.setattr(train, "_FUSED_ADAM", None)
+        if replacement is None:
+            monkeypatch.delattr(torch, "_fused_adam_")
+        else:
+            monkeypatch.setattr(torch, "_fused_adam_", replacement)
+        assert train._has_fused_adam() is False
+        run = train_many(RunConfig(steps=30), [0, 1], dtype=torch.float64)
+        for variant in ("tied", "untied"):
+            np.testing.assert_allclose(run.losses[variant], reference.losses[variant],
+                                       rtol=1e-12)

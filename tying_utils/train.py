@@ -450,7 +450,8 @@ class _Adam:
 
 
 def _has_fused_adam() -> bool:
-    """Whether this PyTorch has the fused Adam kernel for the CPU (2.4 and later do)."""
+    """Whether this PyTorch has the fused Adam kernel for the CPU (2.4 and later do), with the
+    arguments it is called with here (a private function, so a later PyTorch may change them)."""
     global _FUSED_ADAM
     if _FUSED_ADAM is None:
         one = [torch.zeros(1)]
@@ -459,7 +460,7 @@ def _has_fused_adam() -> bool:
                                [torch.ones(())], amsgrad=False, lr=0.1, beta1=0.9, beta2=0.999,
                                weight_decay=0.0, eps=1e-8, maximize=False)
             _FUSED_ADAM = True
-        except (AttributeError, NotImplementedError, RuntimeError):
+        except (AttributeError, NotImplementedError, RuntimeError, TypeError):
             _FUSED_ADAM = False
     return _FUSED_ADAM
 
