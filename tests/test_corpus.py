@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tying_utils.corpus import load_corpus
+from tying_utils.corpus import DEFAULT_CORPUS_FILE, DEFAULT_CORPUS_SHA256, load_corpus
 
 WORDS = "the cat sat on the mat and the dog slept on the rug . " * 4
 
@@ -87,3 +87,25 @@ def test_an_unreadable_file_is_named(tmp_path):
             load_corpus(path)
     finally:
         path.chmod(0o600)
+
+
+# --- the default corpus is pinned like code -----------------------------------------------------
+
+def test_default_corpus_is_the_shipped_text_with_its_stated_sha256():
+    """The same tokens on every Python: the text comes from the package, not from the running
+    Python, and its fingerprint is the one tying_utils/data/README.md states."""
+    corpus = load_corpus()
+    assert corpus.name == "pydoc" and corpus.sha256 == DEFAULT_CORPUS_SHA256
+    assert corpus.characters == 465_126
+    readme = (DEFAULT_CORPUS_FILE.parent / "README.md").read_text(encoding="utf-8")
+    assert DEFAULT_CORPUS_SHA256 in readme and "465,126 characters" in readme
+    assert (DEFAULT_CORPUS_FILE.parent / "PYTHON-LICENSE.txt").read_text().count("PSF") > 3
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (77_882, 9_735, 9_736)
+
+
+def test_python_help_reads_the_running_pythons_own_texts():
+    from pydoc_data.topics import topics
+
+    corpus = load_corpus("python-help")
+    assert corpus.name == "python-help"
+    assert corpus.characters == len("\n\n".join(topics[k] for k in sorted(topics)))

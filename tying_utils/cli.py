@@ -418,8 +418,9 @@ def _add_lm(commands) -> None:
         p.add_argument(name, type=kind, default=default,
                        help=f"{text} ({limits}default %(default)s)", **extra)
 
-    option("--corpus", str, "pydoc", "'pydoc' (Python's own help texts), a UTF-8 text file, or "
-           "a folder with train.txt, valid.txt, test.txt", metavar="pydoc|PATH")
+    option("--corpus", str, "pydoc", "'pydoc' (CPython 3.11.7's help texts, shipped with the "
+           "package), 'python-help' (this Python's own), a UTF-8 text file, or a folder with "
+           "train.txt, valid.txt, test.txt", metavar="pydoc|python-help|PATH")
     option("--seeds", LM_RANGES["seeds"], 3, "train seeds 0..N-1")
     option("--epochs", LM_RANGES["epochs"], defaults.epochs, "passes over the training split")
     option("--emb", LM_RANGES["emb"], defaults.emb, "embedding size")
@@ -456,7 +457,8 @@ def _run_lm(args) -> int:
                          f"--emb {args.emb}.")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for, but PyTorch sees no GPU here.")
-    inputs = {} if args.corpus == "pydoc" else {"the corpus": Path(args.corpus)}
+    inputs = ({} if args.corpus in ("pydoc", "python-help")
+              else {"the corpus": Path(args.corpus)})
     check_outputs({"--json": args.json}, inputs)
     try:
         config = LMConfig(emb=args.emb, hidden=hidden, cell=args.cell, layers=args.layers,
@@ -694,8 +696,9 @@ def _add_sweep(commands) -> None:
                        help=f"{text} ({limits}default %(default)s)", **extra)
 
     defaults = LMConfig(arch="transformer")
-    option("--corpus", str, "pydoc", "'pydoc' (Python's own help texts), a UTF-8 text file, or "
-           "a folder with train.txt, valid.txt, test.txt", metavar="pydoc|PATH")
+    option("--corpus", str, "pydoc", "'pydoc' (CPython 3.11.7's help texts, shipped with the "
+           "package), 'python-help' (this Python's own), a UTF-8 text file, or a folder with "
+           "train.txt, valid.txt, test.txt", metavar="pydoc|python-help|PATH")
     option("--vocab-cap", LM_RANGES["vocab_cap"], 1000, "vocabulary size, <unk> included")
     p.add_argument("--widths", type=TRANSFORMER_RANGES["width"], nargs="+",
                    default=list(SWEEP_WIDTHS), metavar="D",
@@ -786,7 +789,8 @@ def _run_sweep(args) -> int:
         raise UsageError(f"--plot must name a .png file, got {str(args.plot)!r}.")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for, but PyTorch sees no GPU here.")
-    inputs = {} if args.corpus == "pydoc" else {"the corpus": Path(args.corpus)}
+    inputs = ({} if args.corpus in ("pydoc", "python-help")
+              else {"the corpus": Path(args.corpus)})
     check_outputs({"--json": args.json, "--plot": args.plot}, inputs)
     config = sweep_config(args)
     if args.threads is not None:

@@ -3,8 +3,10 @@
 Introduced in notebook 05 (language_model); notebook 06 (transformer), the `lm` and `sweep`
 commands and `lm_training.py` use it too.
 
-- `load_corpus`: the default corpus is English prose that ships with Python itself (the help
-  texts in `pydoc_data.topics`), so it works offline on every machine. A plain text file (split
+- `load_corpus`: the default corpus, `pydoc`, is English prose pinned like code: the help texts
+  of CPython 3.11.7 (`pydoc_data.topics`), frozen in `tying_utils/data/` (source, licence and
+  sha256 in its README), so every Python reads the same tokens, offline. `python-help` reads the
+  running Python's own help texts instead (they differ between versions). A plain text file (split
   80/10/10 into train/valid/test) or a folder with `train.txt`, `valid.txt`, `test.txt` (the
   WikiText layout) works too.
 - `tokenize`, `Vocabulary`, `prepare`: words and punctuation marks, lower-cased; the vocabulary is
@@ -14,6 +16,7 @@ commands and `lm_training.py` use it too.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 from collections import Counter
@@ -29,6 +32,8 @@ __all__ = [
 ]
 
 UNK = "<unk>"
+DEFAULT_CORPUS_FILE = Path(__file__).parent / "data" / "pydoc_topics_3.11.7.txt.gz"
+DEFAULT_CORPUS_SHA256 = "71f2ff5d99bdc1f9c48c5c2353ad138201c5ca1c377e0226857ef8fa89b8bcee"
 SPLIT_FILES = ("train.txt", "valid.txt", "test.txt")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # a single text file is cut into train / valid / test
 
@@ -64,14 +69,18 @@ def tokenize(text: str) -> list[str]:
 
 
 def load_corpus(source: str | Path = "pydoc") -> Corpus:
-    """The corpus `source` names: "pydoc" (the default, shipped with Python), a UTF-8 text file
-    (cut into 80% train, 10% valid, 10% test, in order), or a folder holding train.txt, valid.txt
-    and test.txt."""
+    """The corpus `source` names: "pydoc" (the default: CPython 3.11.7's help texts, shipped with
+    this package, the same on every Python), "python-help" (the running Python's own help texts,
+    which change between versions), a UTF-8 text file (cut into 80% train, 10% valid, 10% test, in
+    order), or a folder holding train.txt, valid.txt and test.txt."""
     if str(source) == "pydoc":
-        from pydoc_data.topics import topics  # Python's own help texts: ~465k characters on 3.11
+        text = gzip.decompress(DEFAULT_CORPUS_FILE.read_bytes()).decode("utf-8")
+        return _split_text("pydoc", text)
+    if str(source) == "python-help":
+        from pydoc_data.topics import topics  # this Python's help texts: ~465k characters
 
         text = "\n\n".join(topics[key] for key in sorted(topics))  # sorted: same order everywhere
-        return _split_text("pydoc", text)
+        return _split_text("python-help", text)
     path = Path(source)
     if path.is_dir():
         for name in SPLIT_FILES:
@@ -98,10 +107,11 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
         return _split_text(path.name, _read_text(path))
     if path.exists():
         raise ValueError(f"{str(path)!r} is not a regular file or a folder (a device, a pipe or "
-                         f"a socket): give 'pydoc', a text file, or a corpus folder.")
+                         f"a socket): give 'pydoc', 'python-help', a text file, or a corpus "
+                         f"folder.")
     raise ValueError(
-        f"no corpus at {str(path)!r}: give 'pydoc', a text file, or a folder with train.txt, "
-        f"valid.txt and test.txt."
+        f"no corpus at {str(path)!r}: give 'pydoc', 'python-help', a text file, or a folder "
+        f"with train.txt, valid.txt and test.txt."
     )
 
 
