@@ -15,6 +15,11 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 
+def printed(capsys) -> str:
+    """What the checker printed, its wrapped lines joined into one."""
+    return " ".join(capsys.readouterr().out.split())
+
+
 def hf_count(config: dict) -> int:
     """Unique parameters of the model transformers builds from `config` (a tie counted once)."""
     from tying_utils.tying import count_parameters
@@ -187,27 +192,27 @@ def test_check_tying_saving(capsys):
     from tying_utils.exercises import NOT_ANSWERED, check_tying_saving
 
     matrix = 128256 * 2048
-    assert not check_tying_saving(...) and NOT_ANSWERED in capsys.readouterr().out
-    assert check_tying_saving(matrix) and "17.5% of the untied model" in capsys.readouterr().out
+    assert not check_tying_saving(...) and NOT_ANSWERED in printed(capsys)
+    assert check_tying_saving(matrix) and "17.5% of the untied model" in printed(capsys)
     for wrong, hint in ((2 * matrix, "counts both matrices"), (matrix + 128256, "no bias"),
                         (1_235_814_400, "whole (tied) model"), ("many", "whole number"),
                         (12345, "one matrix of V × d")):
         assert not check_tying_saving(wrong)
-        out = capsys.readouterr().out
+        out = printed(capsys)
         assert out.startswith("❌") and hint in out, (wrong, out)
 
 
 def test_check_tied_logit_scale(capsys):
     from tying_utils.exercises import NOT_ANSWERED, check_tied_logit_scale
 
-    assert not check_tied_logit_scale(...) and NOT_ANSWERED in capsys.readouterr().out
+    assert not check_tied_logit_scale(...) and NOT_ANSWERED in printed(capsys)
     assert check_tied_logit_scale(8) and check_tied_logit_scale(torch.tensor(64.0).sqrt())
     assert check_tied_logit_scale(4.0, dim=16)
     capsys.readouterr()
     for wrong, hint in ((64, "square root"), (1.0, "variances add"), (0.16, "GPT-2's start"),
                         (3.0, "add the variances"), ("eight", "one number")):
         assert not check_tied_logit_scale(wrong)
-        out = capsys.readouterr().out
+        out = printed(capsys)
         assert out.startswith("❌") and hint in out, (wrong, out)
 
 
@@ -225,8 +230,8 @@ def test_check_adam_bytes_saved(capsys):
     from tying_utils.exercises import NOT_ANSWERED, check_adam_bytes_saved
 
     matrix = 256000 * 2048
-    assert not check_adam_bytes_saved(...) and NOT_ANSWERED in capsys.readouterr().out
-    assert check_adam_bytes_saved(16 * matrix) and "8.4 GB" in capsys.readouterr().out
+    assert not check_adam_bytes_saved(...) and NOT_ANSWERED in printed(capsys)
+    assert check_adam_bytes_saved(16 * matrix) and "8.4 GB" in printed(capsys)
     assert check_adam_bytes_saved(float(16 * matrix))
     capsys.readouterr()
     for wrong, hint in ((matrix, "number of parameters"), (2 * matrix, "bf16 weight alone"),
@@ -234,5 +239,5 @@ def test_check_adam_bytes_saved(capsys):
                         (4 * matrix, "one fp32 copy"), (7, "2 + 2 + 4 + 4 + 4"),
                         (1.5, "whole number")):
         assert not check_adam_bytes_saved(wrong)
-        out = capsys.readouterr().out
+        out = printed(capsys)
         assert out.startswith("❌") and hint in out, (wrong, out)

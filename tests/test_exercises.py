@@ -50,21 +50,26 @@ CHECKERS = sorted(name for name, value in vars(ex).items()
 
 
 def verdict(capsys, checker, *args, **kwargs):
-    """The checker's return value and what it printed, stripped."""
+    """The checker's return value and its verdict, unwrapped into one line: every printed line
+    must fit in 100 columns (the emoji counts as two)."""
     ok = checker(*args, **kwargs)
-    return ok, capsys.readouterr().out.strip()
+    out = capsys.readouterr().out
+    for line in out.splitlines():
+        columns = len(line) + sum(line.count(mark) for mark in "✅❌⏳")
+        assert columns <= 100, f"a verdict line of {columns} columns: {line!r}"
+    return ok, " ".join(out.split())
 
 
 def assert_right(capsys, checker, *args, phrase="", **kwargs):
     ok, out = verdict(capsys, checker, *args, **kwargs)
     assert ok is True, out
-    assert out.startswith("✅") and "\n" not in out and phrase in out, out
+    assert out.startswith("✅ Right: ") and phrase in out, out
 
 
 def assert_hint(capsys, checker, hint, *args, **kwargs):
     ok, out = verdict(capsys, checker, *args, **kwargs)
     assert ok is False, out
-    assert out.startswith("❌ Not yet. ") and "\n" not in out, out
+    assert out.startswith("❌ Not yet: "), out
     assert hint in out, f"expected {hint!r} in {out!r}"
 
 
@@ -72,7 +77,7 @@ def assert_hint(capsys, checker, hint, *args, **kwargs):
 
 
 def test_the_not_answered_line_is_the_one_the_course_promises():
-    assert NOT_ANSWERED == "⏳ not answered yet: replace `...` with your answer"
+    assert NOT_ANSWERED == "⏳ Not answered yet: replace `...` with your answer"
 
 
 def test_there_are_checkers_for_notebooks_01_to_05():

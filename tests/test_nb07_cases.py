@@ -35,7 +35,7 @@ GEMMA_MATRIX = 256_000 * 2_048
 
 def verdict(capsys, checker, *args):
     ok = checker(*args)
-    return ok, capsys.readouterr().out.strip()
+    return ok, " ".join(capsys.readouterr().out.split())
 
 
 # --- 07.1: the count a copying loader reports ----------------------------------------------------

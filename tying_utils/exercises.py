@@ -6,12 +6,14 @@ checker to its hints). An exercise cell holds the placeholder `...` until the re
     your_answer = ...  # replace ... with your answer
     _ = check_linear_weight_shape(your_answer)
 
-Each checker prints one line and returns True or False, so Run All runs top to bottom:
+Each checker prints one verdict and returns True or False, so Run All runs top to bottom. The
+verdict starts with a word, so it reads right where the emoji shows as a box, and is wrapped to at
+most 100 columns (`WIDTH`), so JupyterLab does not wrap it mid-word:
 
-- "⏳ not answered yet: …" (the constant `NOT_ANSWERED`) while the answer is still `...`, or, where
+- "⏳ Not answered yet: …" (the constant `NOT_ANSWERED`) while the answer is still `...`, or, where
   the answer is a function, while that function still returns `...`;
-- "✅ " and why the answer is right;
-- "❌ Not yet. " and a hint that names the mistake, not just "wrong".
+- "✅ Right: " and why the answer is right;
+- "❌ Not yet: " and a hint that names the mistake, not just "wrong".
 
 How to write a checker (notebooks 06 and 07 add theirs at the end of this file):
 
@@ -33,13 +35,24 @@ import difflib
 import functools
 import math
 import numbers
+import textwrap
 
-NOT_ANSWERED = "⏳ not answered yet: replace `...` with your answer"
+NOT_ANSWERED = "⏳ Not answered yet: replace `...` with your answer"
+RIGHT = "✅ Right: "
+NOT_YET = "❌ Not yet: "
+WIDTH = 100  # columns; the emoji counts as two
+
+
+def wrapped(line: str) -> str:
+    """`line` cut at spaces into lines of at most `WIDTH` columns, the later ones indented."""
+    return textwrap.fill(line, WIDTH - 1, subsequent_indent="   ", break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def _verdict(ok: bool, praise: str, hint: str) -> bool:
-    """Print ✅ and `praise`, or ❌ and `hint`; return `ok` so a notebook can assert on it."""
-    print(("✅ " + praise) if ok else ("❌ Not yet. " + hint))
+    """Print "✅ Right: " and `praise`, or "❌ Not yet: " and `hint`, wrapped to `WIDTH`
+    columns; return `ok` so a notebook can assert on it."""
+    print(wrapped((RIGHT + praise) if ok else (NOT_YET + hint)))
     return ok
 
 
