@@ -1,6 +1,11 @@
-# Every target sets up .venv itself, so a fresh clone needs only Python 3.10+ and make.
-#   make lab        JupyterLab on notebooks/
+# Every target sets up .venv itself, so a fresh clone needs only Python 3.10-3.13 and make.
+#   make lab        JupyterLab on my-notebooks/, your working copies (git ignores them; made on
+#                   first run); stop it with Ctrl+C twice in its terminal
+#   make reset-notebook NB=03   put one working copy back as shipped (yours moves to
+#                   my-notebooks/.replaced/); make reset-notebooks puts back all of them
 #   make test       unit tests, notebook hygiene, nbval on every notebook, ruff
+#   make test-colab every notebook in a Colab-like kernel (Python 3.12, torch preinstalled,
+#                   ipywidgets 7.7.1, each notebook's own install line), in .venv-colab/
 #   make notebooks  re-execute every notebook in place (after changing tying_utils)
 #   make bench      the benchmarks whose figures go into the README
 #   make test-widgets7  the explorer's tests under ipywidgets 7.7.1 (what Colab ships)
@@ -23,19 +28,27 @@ PIP_FROM  := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEE
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab test unit nbval lint notebooks sync bench test-browser site test-site \
-	wheelhouse clean test-widgets7
+	wheelhouse clean test-widgets7 test-colab reset-notebook reset-notebooks
 
 setup: $(STAMP) $(LAB_OVERRIDES)
 
-# On Python 3.11 (what CI runs) install the exact locked set; on another Python the lock's wheels
-# may not exist, so resolve the package's own ranges with torch pinned (2.13.0, the CPU wheel here).
-$(STAMP): requirements-lock.txt pyproject.toml
+# Each supported Python installs its own tested set: requirements-lock.txt on 3.11,
+# requirements-lock-py3.X.txt on 3.10, 3.12 and 3.13 (each a pip freeze of a .venv that passed
+# make test on that Python). torch==2.13.0 is the CPU wheel that lies on this machine's disk for
+# Python 3.11 only: on 3.10, 3.12 and 3.13 pip takes PyTorch's default wheel from the registry,
+# the CUDA build (about 5.5 GB in .venv with its nvidia-* and triton packages, against 1.8 GB on
+# 3.11); it runs on the CPU as well. A Python with no lock resolves pyproject's ranges.
+$(STAMP): requirements-lock.txt $(wildcard requirements-lock-py*.txt) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if [ -n "$(PIP_FROM)" ]; then echo "installing from $(WHEELHOUSE)/ only (no network)"; fi
-	@if $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then \
-		$(PY) -m pip install -q $(PIP_FROM) -r requirements-lock.txt; \
+	@minor=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	if [ "$$minor" = 3.11 ]; then lock=requirements-lock.txt; \
+	else lock=requirements-lock-py$$minor.txt; fi; \
+	if [ -f "$$lock" ]; then \
+		echo "Python $$minor: installing $$lock"; \
+		$(PY) -m pip install -q $(PIP_FROM) -r "$$lock"; \
 	else \
-		echo "Python is not 3.11: installing from pyproject ranges, not the lock"; \
+		echo "Python $$minor has no lock: installing from pyproject ranges"; \
 		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
 	fi
 	$(PY) -m pip install -q $(PIP_FROM) --no-deps -e .
@@ -51,8 +64,19 @@ $(LAB_OVERRIDES): Makefile | $(STAMP)
 		'  {"fetchNews": "false", "checkForUpdates": false}}' > $@
 
 # JupyterLab refuses to run as root unless told; containers (and this project's CI) often are root.
+# Students work on copies: my-notebooks/ (git-ignored) gets every notebook it lacks, and the
+# tracked notebooks/ stay as shipped (tools/student_copies.py).
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	@$(PY) tools/student_copies.py copy
+	@echo "JupyterLab opens my-notebooks/, your own copies. To stop it: Ctrl+C twice here."
+	$(VENV)/bin/jupyter lab my-notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+reset-notebook: setup
+	@test -n "$(NB)" || { echo "say which notebook: make reset-notebook NB=03"; exit 2; }
+	$(PY) tools/student_copies.py reset $(NB)
+
+reset-notebooks: setup
+	$(PY) tools/student_copies.py reset all
 
 test: lint unit nbval
 
@@ -99,6 +123,21 @@ test-widgets7: $(WIDGETS7)/.installed
 	PYTHONPATH=$(WIDGETS7) TYING_WIDGETS_VERSION=7.7.1 $(WORKERS) $(PY) -m pytest \
 		tests/test_explorer.py -q -W ignore::DeprecationWarning
 
+# A Colab-like kernel (tools/colab_like.py): Python 3.12 with what Colab preinstalls (PyTorch,
+# numpy, matplotlib, tqdm, ipywidgets 7.7.1) in .venv-colab/, then every notebook with its own
+# first-cell install line pointed at this checkout. COLAB_PYTHON names a Python 3.12.
+COLAB_PYTHON ?= python3.12
+COLAB := .venv-colab
+COLAB_PREINSTALLED := torch==2.13.0 numpy matplotlib tqdm ipywidgets==7.7.1 ipykernel nbclient \
+	nbformat
+$(COLAB)/.installed:
+	@test -x $(COLAB)/bin/python || $(COLAB_PYTHON) -m venv $(COLAB)
+	$(COLAB)/bin/python -m pip install -q $(PIP_FROM) $(COLAB_PREINSTALLED)
+	@touch $@
+
+test-colab: $(COLAB)/.installed
+	$(COLAB)/bin/python tools/colab_like.py $(NOTEBOOKS)
+
 test-browser: setup
 	$(PY) tests/browser/run_browser_test.py
 
@@ -126,4 +165,4 @@ wheelhouse:
 	@du -sh $(WHEELHOUSE)
 
 clean:
-	rm -rf $(VENV) artifacts $(SITE) build/site-doctrees build/jupyter_execute
+	rm -rf $(VENV) $(COLAB) artifacts $(SITE) build/site-doctrees build/jupyter_execute

@@ -149,19 +149,21 @@ def test_changing_a_value_alone_does_not_train(small):
         assert box.continuous_update is False
 
 
-def test_progress_bar_reaches_its_max_and_button_is_disabled_while_training(small, monkeypatch):
+def test_progress_bar_fills_while_training_then_looks_idle(small, monkeypatch):
     seen = []
 
     def spy(config, seeds, progress=None, **kwargs):
-        seen.append(small.button.disabled)
-        return train.train_many(config, seeds, progress=progress, **kwargs)
+        seen.append((small.button.disabled, small.progress.description))
+        run = train.train_many(config, seeds, progress=progress, **kwargs)
+        seen.append((small.progress.value, small.progress.max))
+        return run
 
     monkeypatch.setattr(explorer_module, "train_many", spy)
     small.steps.value = 250
     small.button.click()
-    assert seen == [True]
+    assert seen == [(True, "training"), (250, 250)]
     assert small.button.disabled is False
-    assert small.progress.max == 250 and small.progress.value == 250
+    assert small.progress.value == 0 and small.progress.description == "ready"
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,8 @@ LIMITS_TEXT = (
     f"and about {MAX_BYTES / 1e6:,.0f} MB of memory at most."
 )
 
+IDLE = "ready"  # what the progress bar says between runs
+
 
 def explorer(**settings) -> Explorer:
     """The explorer at the blog's setting, already trained once; show it as a cell's last line.
@@ -130,7 +132,9 @@ class Explorer:
         self.seeds = number("seeds", "seeds")
         self.button = widgets.Button(description="Train", button_style="primary", icon="play",
                                      layout=box)
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="training",
+        # The bar fills while a run trains, then empties and says "ready": a full bar after the
+        # run would read as still running.
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description=IDLE,
                                             style=wide, layout=widgets.Layout(width="400px"))
         self.message = widgets.HTML()
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="720px"))
@@ -220,6 +224,7 @@ class Explorer:
             return False
         self.button.disabled = True
         self.progress.max, self.progress.value = config.steps, 0
+        self.progress.description = "training"
         self._say(f"Training {seeds:,} seeds × {config.steps:,} steps …")
         self.last_run = self.last_summary = None  # one run in memory at a time (see the class)
         start = time.perf_counter()
@@ -235,6 +240,7 @@ class Explorer:
             return False
         finally:
             self.button.disabled = False
+            self.progress.value, self.progress.description = 0, IDLE
         self.last_seconds = time.perf_counter() - start
         self.image.value = png
         self.summary.value = f"<b>Summary:</b> {html.escape(summary.sentence())}."
