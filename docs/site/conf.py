@@ -61,11 +61,9 @@ html_theme_options = {
     "use_download_button": True,
     "home_page_in_toc": True,
     "show_navbar_depth": 1,
-    "launch_buttons": {
-        "binderhub_url": "https://mybinder.org",
-        "colab_url": "https://colab.research.google.com",
-        "notebook_interface": "jupyterlab",
-    },
+    # No launch buttons from the theme: each notebook's title cell already carries its Colab and
+    # Binder badges (tools/sync_notebooks.py), and two sets on one page is one too many.
+    "launch_buttons": {},
 }
 html_last_updated_fmt = None
 html_show_sphinx = False
