@@ -914,7 +914,7 @@ def check_tied_logit_scale(answer, dim: int = 64) -> bool:
         hint = (f"One product has standard deviation 1, but a logit adds up {dim} of them: "
                 "variances add.")
     elif abs(value - 0.02 * truth) < 0.01:
-        hint = ("That is GPT-2's start, N(0, 0.02). Here the shared matrix keeps nn.Embedding's "
+        hint = ("That is GPT-2's start, N(0, 0.02²). Here the shared matrix keeps nn.Embedding's "
                 "N(0, 1) values.")
     else:
         hint = (f"A logit adds up {dim} independent products, each of variance 1 × 1: add the "
