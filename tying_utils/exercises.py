@@ -914,8 +914,8 @@ def check_tying_saving(answer) -> bool:
 def check_tied_logit_scale(answer, dim: int = 64) -> bool:
     """Exercise 06.2: a tied model that keeps nn.Embedding's N(0, 1) values computes a logit as
     the dot product of LayerNorm(h) (d coordinates of mean 0 and variance about 1) with a row of
-    N(0, 1) numbers. About what standard deviation does one logit have at the start, for
-    d = `dim`?"""
+    N(0, 1) numbers. About what standard deviation does the logit of a word other than the input
+    word have at the start, for d = `dim`?"""
     value = _as_number(answer)
     if value is None:
         return _verdict(False, "", "Answer with one number, the standard deviation of a logit.")
@@ -927,15 +927,16 @@ def check_tied_logit_scale(answer, dim: int = 64) -> bool:
         hint = (f"One product has standard deviation 1, but a logit adds up {dim} of them: "
                 "variances add.")
     elif abs(value - 0.02 * truth) < 0.01:
-        hint = ("That is GPT-2's start, N(0, 0.02). Here the shared matrix keeps nn.Embedding's "
+        hint = ("That is GPT-2's start, N(0, 0.02²). Here the shared matrix keeps nn.Embedding's "
                 "N(0, 1) values.")
     else:
         hint = (f"A logit adds up {dim} independent products, each of variance 1 × 1: add the "
                 "variances, then take the square root.")
     return _verdict(
         abs(value - truth) <= 0.1 * truth,
-        f"About √{dim} = {truth:g}: logits that large make the first softmax confident and mostly "
-        f"wrong, which is why the initial loss of such a model is far above ln V.",
+        f"About √{dim} = {truth:g}. That spread is one part of why such a model's first loss is "
+        f"far above ln V; the other is the input word's logit for itself, about d, because the "
+        f"final hidden state is mostly that word's own row.",
         hint,
     )
 

@@ -25,7 +25,7 @@ from torch import nn
 __all__ = ["CONVENTIONS", "Convention", "TransformerLM", "transformer_parameter_count",
            "size_matched_width", "check_transformer_sizes"]
 
-STD = 0.02  # GPT-2's initializer_range: every other weight starts from N(0, 0.02)
+STD = 0.02  # GPT-2's initializer_range: every other weight starts from N(0, 0.02²)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Convention:
 
 CONVENTIONS = {
     "gpt2": Convention("normal:0.02", "normal:0.02", "1", "1", "embedding",
-                       "GPT-2 (Radford et al. 2019): N(0, 0.02), no scaling"),
+                       "GPT-2 (Radford et al. 2019): N(0, 0.02²), no scaling"),
     "vaswani": Convention("normal:1/sqrt(d)", "normal:1/sqrt(d)", "sqrt(d)", "1", "embedding",
                           "Vaswani et al. 2017: the embedding is multiplied by sqrt(d) "
                           "(drawn from N(0, 1/d) as in tensor2tensor)"),
