@@ -109,6 +109,7 @@ bench: setup
 	$(PY) benchmarks/explorer.py
 	$(PY) benchmarks/transformer.py
 	$(PY) benchmarks/contention.py
+	$(PY) benchmarks/cli_help.py
 
 # The explorer under ipywidgets 7.7.1, what Colab ships (the lock installs 8): installed once
 # into .venv/widgets7 (with what 7.7.1 imports and 8 no longer needs), which goes first on
