@@ -63,10 +63,21 @@ def test_parallelize_module_unties_and_a_re_tie_fixes_it(results):
     assert results[("tp", True)]["untied_by_parallelize"]  # the fix re-ties afterwards
 
 
-def test_check_replicas_catches_the_pipeline_copies_and_passes_the_fix(results):
-    assert results[("pipeline", False)]["check_replicas_ok"] is False
-    assert results[("pipeline", True)]["check_replicas_ok"] is True
+@pytest.mark.parametrize("case", ["pipeline", "tp"])
+def test_check_replicas_catches_the_copies_and_passes_the_fix(results, case):
+    assert results[(case, False)]["check_replicas_ok"] is False
+    assert results[(case, True)]["check_replicas_ok"] is True
+
+
+def test_check_replicas_passes_ddp_replicas(results):
     assert results[("ddp", True)]["check_replicas_ok"] is True
+
+
+def test_unscaled_pipeline_gradients_keep_the_copies_equal_but_off_the_reference(results):
+    result = results[("pipeline_scale", False)]
+    assert result["outcome"] == "ran", result.get("error")
+    assert result["drift"] == 0.0 and result["check_replicas_ok"] is True
+    assert result["off_reference"] > 1e-2
 
 
 def test_find_unused_parameters_hides_the_late_tie_error(results):

@@ -55,25 +55,29 @@ class Case:
 CASES = {
     "ddp": Case("ddp", "DDP wraps an untied model, then the tie is made",
                 "tie first, then wrap in DistributedDataParallel",
-                "PyTorch DDP notes: parameters are registered for reduction at construction"),
+                "torch.nn.parallel.DistributedDataParallel docs (find_unused_parameters)"),
     "ddp_unused": Case("ddp_unused", "the same late tie, with find_unused_parameters=True",
                        "tie first, then wrap in DistributedDataParallel",
-                       "PyTorch DDP notes: find_unused_parameters"),
+                       "torch.nn.parallel.DistributedDataParallel docs (find_unused_parameters)"),
     "fsdp2": Case("fsdp2", "fully_shard(embedding) and fully_shard(head): two FSDP groups",
                   "fully_shard([embedding, head]): one group for both",
-                  "pytorch/pytorch#176076; accelerate#4171; torchtitan#2495"),
+                  "pytorch/pytorch#176076 (silent before the check); accelerate PR #4171"),
     "fsdp1": Case("fsdp1", "auto-wrap policy puts nn.Embedding in its own FSDP unit",
                   "wrap the blocks only; the root unit holds embedding and head",
-                  "Lightning#21403; pytorch/pytorch#77724"),
-    "tp": Case("tp", "parallelize_module shards embedding and head into two new Parameters",
+                  "Lightning-AI/pytorch-lightning#21403 and PR #21613"),
+    "tp": Case("tp", "parallelize_module gives embedding and head a new Parameter each",
                "re-tie after parallelize_module, then build the optimizer",
-               "pytorch/pytorch PR #116475"),
-    "pipeline": Case("pipeline", "two pipeline stages each keep a copy; nobody syncs them",
+               "pytorch/pytorch PR #116475; foundation-model-stack PR #331"),
+    "pipeline": Case("pipeline", "each pipeline stage keeps a copy; nothing syncs them",
                      "all-reduce the copies' gradients over the embedding group",
-                     "Megatron-LM _allreduce_embedding_grad; Megatron-LM#299"),
-    "dcp": Case("dcp", "a checkpoint loaded into a model built untied",
-                "torch.distributed.checkpoint save/load of the tied model and its optimizer",
-                "Modalities#348"),
+                     "NVIDIA/Megatron-LM#299 (the embedding group)"),
+    "pipeline_scale": Case("pipeline_scale",
+                           "ScheduleGPipe(scale_grads=False) with a loss averaged per microbatch",
+                           "scale_grads=True (the default): gradients divided by the microbatches",
+                           "torch.distributed.pipelining docs (ScheduleGPipe, scale_grads)"),
+    "dcp": Case("dcp", "a tied checkpoint loaded into a model built untied",
+                "load into a model built tied: model and optimizer state both fit",
+                "Modalities/modalities#348 (a set_optimizer_state_dict failure with a tie)"),
 }
 
 
@@ -226,10 +230,12 @@ def case_tp(fixed: bool, steps: int, rank: int) -> dict:
     _train(model, optimizer, steps, rank, data_parallel=False)  # TP ranks read the same batch
     result = _measure(_named_full(model), steps)
     result["untied_by_parallelize"] = separate_after_parallelize
+    aliases = {"head.weight": "embedding.weight"}
+    result["check_replicas_ok"] = check_replicas(model, aliases=aliases).ok
     return result
 
 
-def case_pipeline(fixed: bool, steps: int, rank: int) -> dict:
+def case_pipeline(fixed: bool, steps: int, rank: int, scale_grads: bool = True) -> dict:
 
     import torch.distributed as dist
     from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
@@ -237,7 +243,8 @@ def case_pipeline(fixed: bool, steps: int, rank: int) -> dict:
     stage_module = _FirstStage(model) if rank == 0 else _LastStage(model)
     stage = PipelineStage(stage_module, rank, WORLD, torch.device("cpu"))
     microbatches = 2
-    schedule = ScheduleGPipe(stage, microbatches, loss_fn=loss_of)
+    # loss_of is a mean over each microbatch; scale_grads divides the summed gradients by 2
+    schedule = ScheduleGPipe(stage, microbatches, loss_fn=loss_of, scale_grads=scale_grads)
     optimizer = torch.optim.SGD(stage_module.parameters(), lr=LR)
     copy = stage_module.tied_copy()
     for tokens, targets in batches(steps):
@@ -261,6 +268,11 @@ def case_pipeline(fixed: bool, steps: int, rank: int) -> dict:
     result = _measure(weights, steps)
     result["check_replicas_ok"] = report.ok
     return result
+
+
+def case_pipeline_scale(fixed: bool, steps: int, rank: int) -> dict:
+    """The synced pipeline, with ScheduleGPipe's division by the microbatches off (broken)."""
+    return case_pipeline(True, steps, rank, scale_grads=fixed)
 
 
 class _FirstStage(nn.Module):
@@ -342,7 +354,8 @@ def case_dcp(fixed: bool, steps: int, rank: int) -> dict:
 
 
 RUNNERS = {"ddp": case_ddp, "ddp_unused": case_ddp_unused, "fsdp2": case_fsdp2,
-           "fsdp1": case_fsdp1, "tp": case_tp, "pipeline": case_pipeline, "dcp": case_dcp}
+           "fsdp1": case_fsdp1, "tp": case_tp, "pipeline": case_pipeline,
+           "pipeline_scale": case_pipeline_scale, "dcp": case_dcp}
 
 
 # ---------------------------------------------------------------- check_replicas
