@@ -175,7 +175,6 @@ def case_ddp_unused(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_fsdp2(fixed: bool, steps: int, rank: int) -> dict:
-
     from torch.distributed.fsdp import fully_shard
     model = make_model(tied=True)
     for block in model.blocks:
@@ -192,7 +191,6 @@ def case_fsdp2(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_fsdp1(fixed: bool, steps: int, rank: int) -> dict:
-
     from torch import nn
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
     from torch.distributed.fsdp.wrap import ModuleWrapPolicy
@@ -210,7 +208,6 @@ def case_fsdp1(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_tp(fixed: bool, steps: int, rank: int) -> dict:
-
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Replicate
     from torch.distributed.tensor.parallel import (
@@ -236,7 +233,6 @@ def case_tp(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_pipeline(fixed: bool, steps: int, rank: int, scale_grads: bool = True) -> dict:
-
     import torch.distributed as dist
     from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
     model = make_model(tied=True)
@@ -267,6 +263,7 @@ def case_pipeline(fixed: bool, steps: int, rank: int, scale_grads: bool = True) 
                                                            last["head.weight"])
     result = _measure(weights, steps)
     result["check_replicas_ok"] = report.ok
+    result["check_replicas"] = report.as_dict()
     return result
 
 
@@ -318,7 +315,6 @@ class _LastStage(nn.Module):
 
 
 def case_dcp(fixed: bool, steps: int, rank: int) -> dict:
-
     import torch.distributed as dist
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
@@ -378,8 +374,11 @@ class ReplicaReport:
                 "findings": [dict(f) for f in self.findings]}
 
     def __str__(self) -> str:
-        head = (f"rank {self.rank}: {len(self.compared)} matrices compared across copies, "
-                + ("all equal" if self.ok else f"{len(self.findings)} differ"))
+        count = len(self.compared)
+        if not count:
+            return f"rank {self.rank}: no matrix has a second copy to compare"
+        head = (f"rank {self.rank}: {count} {'matrix' if count == 1 else 'matrices'} with copies "
+                f"compared, " + ("all equal" if self.ok else f"{len(self.findings)} differ"))
         lines = [head]
         for f in self.findings:
             lines.append(f"  {f['parameter']}: rank {f['rank']} differs from rank "
