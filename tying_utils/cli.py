@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from . import runtime
+from . import cli_ranks, runtime
 from .corpus import load_corpus, prepare
 from .lm import CELLS, lm_parameter_count
 from .lm_training import (
@@ -70,6 +70,7 @@ def main(argv=None) -> int:
     _add_info(commands)
     _add_audit(commands)
     _add_sweep(commands)
+    cli_ranks.add_parser(commands)
     try:
         args = parser.parse_args(argv)
         return args.run(args)
