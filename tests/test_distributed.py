@@ -149,3 +149,19 @@ def test_check_replicas_finds_two_copies_on_one_rank(one_rank_group):
 def test_check_replicas_needs_a_process_group():
     with pytest.raises(RuntimeError, match="needs torch.distributed to be initialised"):
         check_replicas(nn.Linear(2, 2))
+
+
+TIE = [["embedding.weight", "head.weight"]]
+
+
+@pytest.mark.parametrize("case", ["ddp", "fsdp2"])
+def test_audit_names_the_tie_through_ddp_and_fsdp2_as_on_the_bare_model(results, case):
+    assert results[(case, True)]["audit_at_end"] == {"ok": True, "ties": TIE, "findings": []}
+
+
+def test_audit_reports_the_tie_parallelize_module_lost(results):
+    [[kind, message]] = results[("tp", False)]["audit_after_parallelize"]["findings"]
+    assert kind == "lost_tie" and "parallelize_module gives every module" in message
+    [[kind, message]] = results[("tp", False)]["audit_at_end"]["findings"]
+    assert kind == "config_mismatch" and "parallelize_module gives every module" in message
+    assert results[("tp", True)]["audit_at_end"] == {"ok": True, "ties": TIE, "findings": []}

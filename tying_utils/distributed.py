@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .audit import audit
 from .distributed_cases import CASES, Case
 
 __all__ = ["CASES", "Case", "launch", "check_replicas", "ReplicaReport", "reference_weights"]
@@ -112,6 +113,12 @@ def _train(model, optimizer, steps: int, rank: int, data_parallel: bool) -> None
         optimizer.step()
 
 
+def _audit_summary(report) -> dict:
+    """What notebook 08 shows of an `audit` report: its ties and each finding's kind and text."""
+    return {"ok": report.ok, "ties": [list(names) for names in report.ties],
+            "findings": [[f.kind, f.message] for f in report.findings]}
+
+
 def _named_full(module) -> dict:
     return {n: _full(p) for n, p in module.named_parameters(remove_duplicate=False)}
 
@@ -132,6 +139,7 @@ def case_ddp(fixed: bool, steps: int, rank: int, find_unused_parameters: bool = 
     _train(model, optimizer, steps, rank, data_parallel=True)
     result = _measure(_named_full(model.module), steps)
     result["check_replicas_ok"] = check_replicas(model.module).ok
+    result["audit_at_end"] = _audit_summary(audit(model))
     return result
 
 
@@ -152,7 +160,9 @@ def case_fsdp2(fixed: bool, steps: int, rank: int) -> dict:
     fully_shard(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     _train(model, optimizer, steps, rank, data_parallel=True)
-    return _measure(_named_full(model), steps)
+    result = _measure(_named_full(model), steps)
+    result["audit_at_end"] = _audit_summary(audit(model, optimizer))
+    return result
 
 
 def case_fsdp1(fixed: bool, steps: int, rank: int) -> dict:
@@ -186,12 +196,15 @@ def case_tp(fixed: bool, steps: int, rank: int) -> dict:
     parallelize_module(model, mesh, {"embedding": RowwiseParallel(input_layouts=Replicate()),
                                      "head": ColwiseParallel(output_layouts=Replicate())})
     separate_after_parallelize = model.embedding.weight is not model.head.weight
+    after_parallelize = audit(model)  # on every rank: comparing DTensors is a collective
     if fixed:
         model.embedding.weight = model.head.weight  # the optimizer below holds one Parameter
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     _train(model, optimizer, steps, rank, data_parallel=False)  # TP ranks read the same batch
     result = _measure(_named_full(model), steps)
     result["untied_by_parallelize"] = separate_after_parallelize
+    result["audit_after_parallelize"] = _audit_summary(after_parallelize)
+    result["audit_at_end"] = _audit_summary(audit(model))
     aliases = {"head.weight": "embedding.weight"}
     result["check_replicas_ok"] = check_replicas(model, aliases=aliases).ok
     return result
