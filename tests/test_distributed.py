@@ -161,7 +161,7 @@ def test_audit_names_the_tie_through_ddp_and_fsdp2_as_on_the_bare_model(results,
 
 def test_audit_reports_the_tie_parallelize_module_lost(results):
     [[kind, message]] = results[("tp", False)]["audit_after_parallelize"]["findings"]
-    assert kind == "lost_tie" and "parallelize_module gives every module" in message
+    assert kind == "lost_tie" and "the mark of parallelize_module" in message
     [[kind, message]] = results[("tp", False)]["audit_at_end"]["findings"]
-    assert kind == "config_mismatch" and "parallelize_module gives every module" in message
+    assert kind == "config_mismatch" and "the mark of parallelize_module" in message
     assert results[("tp", True)]["audit_at_end"] == {"ok": True, "ties": TIE, "findings": []}

@@ -19,9 +19,9 @@ from torch import nn
 
 __all__ = ["unwrap", "explain_distributed", "is_dtensor"]
 
-PARALLELIZE_HINT = (" Both are DTensor Parameters: parallelize_module gives every module it "
-                    "shards a new Parameter, so a tie made before it is lost; tie them again "
-                    "after it (both sharded alike, e.g. RowwiseParallel on the embedding and "
+PARALLELIZE_HINT = (" Here both are DTensor Parameters, the mark of parallelize_module, which "
+                    "gives every module it shards a new Parameter: tie them again after it "
+                    "(both sharded alike, e.g. RowwiseParallel on the embedding and "
                     "ColwiseParallel on the head), then build the optimizer.")
 
 
