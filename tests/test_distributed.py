@@ -165,3 +165,11 @@ def test_audit_reports_the_tie_parallelize_module_lost(results):
     [[kind, message]] = results[("tp", False)]["audit_at_end"]["findings"]
     assert kind == "config_mismatch" and "the mark of parallelize_module" in message
     assert results[("tp", True)]["audit_at_end"] == {"ok": True, "ties": TIE, "findings": []}
+
+
+def test_check_replicas_compares_in_pieces_and_finds_the_largest_difference(results):
+    broken = results[("pipeline", False)]
+    [finding] = broken["check_replicas"]["findings"]
+    assert finding["parameter"] == "embedding.weight"
+    assert (finding["rank"], finding["against_rank"]) == (1, 0)
+    assert finding["max_difference"] == pytest.approx(broken["drift"], abs=1e-6)
