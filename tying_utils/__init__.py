@@ -9,6 +9,7 @@ the command line (`cli`).
 from .audit import AuditReport, Finding, audit, audit_checkpoint
 from .budget import ParameterBudget, parameter_budget
 from .corpus import load_corpus, prepare
+from .distributed import ReplicaReport, check_replicas  # notebook 08
 from .explorer import Explorer  # and tying_utils.explorer, a callable module: explorer()
 from .lm import RecurrentLM
 from .lm_training import LMConfig, compare_variants, perplexity, run_sweep, train_lm

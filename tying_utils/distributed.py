@@ -31,10 +31,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .audit import audit
 from .distributed_cases import CASES, Case
+from .transformer import TransformerLM
 
 __all__ = ["CASES", "Case", "launch", "check_replicas", "ReplicaReport", "reference_weights"]
 
@@ -45,22 +47,17 @@ SEED = 0
 WORLD = 2
 
 
-
-
 # ---------------------------------------------------------------- data, model and reference
 
 def make_model(tied: bool = True):
-    """The course's `TransformerLM` at toy size, with the seed every case starts from."""
-
-
-    from .transformer import TransformerLM
+    """The course's `TransformerLM` at toy size, with the seed every case starts from (under one
+    seed the tied and the untied model draw the same numbers)."""
     torch.manual_seed(SEED)
     return TransformerLM(tied=tied, **SIZES)
 
 
 def batches(steps: int):
     """`steps` (tokens, targets) pairs of shape (BATCH, context), the same in every process."""
-
     generator = torch.Generator().manual_seed(SEED + 1)
     shape = (BATCH, SIZES["context"] + 1)
     out = []
@@ -71,14 +68,13 @@ def batches(steps: int):
 
 
 def loss_of(logits, targets):
-    import torch.nn.functional as F
+    """Cross-entropy averaged over every position of the batch (or microbatch)."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
 def reference_weights(steps: int, momentum: float = 0.0) -> dict:
     """Every Parameter of the tied model after `steps` single-process SGD steps on the whole
     batches, by name (the tied matrix under both of its names)."""
-
     model = make_model(tied=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=momentum)
     for tokens, targets in batches(steps):
@@ -127,6 +123,7 @@ def _named_full(module) -> dict:
 
 
 def case_ddp(fixed: bool, steps: int, rank: int, find_unused_parameters: bool = False) -> dict:
+    """Broken: wrap an untied model in DDP, then tie. Fixed: tie, then wrap."""
     from torch.nn.parallel import DistributedDataParallel as DDP
     if fixed:
         model = DDP(make_model(tied=True))
@@ -144,10 +141,12 @@ def case_ddp(fixed: bool, steps: int, rank: int, find_unused_parameters: bool = 
 
 
 def case_ddp_unused(fixed: bool, steps: int, rank: int) -> dict:
+    """`case_ddp` with find_unused_parameters=True on the late tie."""
     return case_ddp(fixed, steps, rank, find_unused_parameters=True)
 
 
 def case_fsdp2(fixed: bool, steps: int, rank: int) -> dict:
+    """Broken: fully_shard the embedding and the head apart. Fixed: in one group."""
     from torch.distributed.fsdp import fully_shard
     model = make_model(tied=True)
     for block in model.blocks:
@@ -166,6 +165,7 @@ def case_fsdp2(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_fsdp1(fixed: bool, steps: int, rank: int) -> dict:
+    """Broken: an auto-wrap policy that wraps nn.Embedding too. Fixed: the blocks only."""
     from torch import nn
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
     from torch.distributed.fsdp.wrap import ModuleWrapPolicy
@@ -183,6 +183,7 @@ def case_fsdp1(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_tp(fixed: bool, steps: int, rank: int) -> dict:
+    """Broken: parallelize_module on the tied model. Fixed: re-tie after it."""
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Replicate
     from torch.distributed.tensor.parallel import (
@@ -211,6 +212,7 @@ def case_tp(fixed: bool, steps: int, rank: int) -> dict:
 
 
 def case_pipeline(fixed: bool, steps: int, rank: int, scale_grads: bool = True) -> dict:
+    """Two stages with a copy each. Broken: no sync. Fixed: all-reduce the copies' gradients."""
     import torch.distributed as dist
     from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
     model = make_model(tied=True)
@@ -295,6 +297,8 @@ class _LastStage(nn.Module):
 
 
 def case_dcp(fixed: bool, steps: int, rank: int) -> dict:
+    """Train half the steps, save model and optimizer with DCP, load into a new model (broken:
+    built untied; fixed: built tied) and train the rest."""
     import torch.distributed as dist
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
