@@ -29,6 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import cli_ranks
+
 # Only what the parsers need, and nothing that imports PyTorch: `--help` answers at once. Each
 # command imports the modules that do its work when it runs.
 from .options import (
@@ -66,6 +68,7 @@ def main(argv=None) -> int:
     _add_info(commands)
     _add_audit(commands)
     _add_sweep(commands)
+    cli_ranks.add_parser(commands)
     try:
         args = parser.parse_args(argv)
         return args.run(args)

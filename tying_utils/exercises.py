@@ -1118,3 +1118,4 @@ def check_quantized_head_bytes(answer) -> bool:
         hints.get(value, "The embedding keeps the bf16 matrix; the head adds a 4-bit copy of it: "
                          "half a byte for each of its V × d numbers."),
     )
+from .exercises_nb08 import check_dcp_names, check_pipeline_sync  # noqa: E402,F401  (notebook 08)
