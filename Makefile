@@ -36,7 +36,7 @@ $(STAMP): requirements-lock.txt pyproject.toml
 		$(PY) -m pip install -q $(PIP_FROM) -r requirements-lock.txt; \
 	else \
 		echo "Python is not 3.11: installing from pyproject ranges, not the lock"; \
-		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
+		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,deploy,docs]'; \
 	fi
 	$(PY) -m pip install -q $(PIP_FROM) --no-deps -e .
 	@touch $(STAMP)

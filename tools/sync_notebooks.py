@@ -59,7 +59,9 @@ SETUP_FIRST = "import sys  # setup, written by tools/sync_notebooks.py"
 SETUP_LINES = 3  # the generated lines at the top of each notebook's first code cell
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Imports that need one of the package's extras (pyproject.toml) on Colab, by module.
-EXTRAS_BY_IMPORT = {"transformers": "hf", "peft": "hf"}
+EXTRAS_BY_IMPORT = {"transformers": "hf", "peft": "hf",
+                    "onnx": "deploy", "onnxruntime": "deploy", "onnxscript": "deploy",
+                    "gguf": "deploy"}
 TABLE_START = "<!-- notebooks: written by tools/sync_notebooks.py -->"
 TABLE_END = "<!-- /notebooks -->"
 COMPARE_START = "<!-- compare-table: written by tools/sync_notebooks.py from docs/results/ -->"

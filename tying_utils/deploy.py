@@ -46,10 +46,11 @@ def saved_bytes(module_or_state) -> int:
 # --- GGUF, the way llama.cpp's converter writes GPT-2 ---------------------------------------------
 
 
-def write_gguf(model, path) -> list[str]:
-    """Write a transformers GPT2LMHeadModel to `path` as llama.cpp's converter would; return the
+def write_gguf(model, path, copy_tied_head: bool = False) -> list[str]:
+    """Write a transformers GPT2LMHeadModel to `path` as llama.cpp's converter does; return the
     GGUF tensor names written. Tied (lm_head.weight is transformer.wte.weight): no output.weight,
-    the loader ties it; untied: both matrices."""
+    the loader ties it; untied: both matrices. `copy_tied_head=True` writes a tied model's
+    embedding a second time as output.weight, as the converter once did for GPT-2."""
     import gguf
 
     config, path = model.config, Path(path)
@@ -65,7 +66,7 @@ def write_gguf(model, path) -> list[str]:
     written = []
     for name, tensor in model.state_dict().items():
         masks = name.endswith((".attn.bias", ".attn.masked_bias"))
-        if masks or (tied and name == "lm_head.weight"):
+        if masks or (tied and name == "lm_head.weight" and not copy_tied_head):
             continue  # masks are rebuilt at load; a tied head is the embedding
         data = tensor.detach().float()
         if name.endswith((".c_attn.weight", ".c_proj.weight", ".c_fc.weight")):
