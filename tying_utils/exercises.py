@@ -1104,3 +1104,7 @@ def check_quantized_head_bytes(answer) -> bool:
         hints.get(value, "The embedding keeps the bf16 matrix; the head adds a 4-bit copy of it: "
                          "half a byte for each of its V × d numbers."),
     )
+
+
+# --- notebook 09: export and deploy (its checkers live in exercises_nb09.py) ---------------------
+from .exercises_nb09 import check_gguf_head, check_int8_head_bytes, check_onnx_copy_bytes  # noqa: E402,F401,I001
