@@ -235,3 +235,26 @@ def test_comparing_memory_maps_takes_memory_of_one_chunk_not_of_the_matrix(tmp_p
     finally:
         tracemalloc.stop()
     assert peak < 3 * exported.CHUNK_ELEMENTS * 4, f"peak {peak:,} bytes"
+
+
+def test_deduplicating_the_folded_file_stores_the_matrix_once_and_keeps_the_logits(tmp_path):
+    import onnxruntime
+
+    from tying_utils.deploy import deduplicate_onnx
+
+    path = export_onnx(tmp_path / "fold.onnx", dynamo=False, do_constant_folding=True)
+    removed = deduplicate_onnx(path, tmp_path / "once.onnx")
+    assert len(removed) == 1 and removed[0] not in onnx_initializers(tmp_path / "once.onnx")
+    assert audit_exported(tmp_path / "once.onnx").ok
+    stored = [sum(a.nbytes for a in onnx_initializers(tmp_path / name).values())
+              for name in ("fold.onnx", "once.onnx")]
+    assert stored[0] - stored[1] == VOCAB * DIM * 4
+    saved = (tmp_path / "fold.onnx").stat().st_size - (tmp_path / "once.onnx").stat().st_size
+    assert saved > 0.99 * VOCAB * DIM * 4  # (the new Transpose node takes a few bytes)
+    tokens = torch.randint(0, VOCAB, (1, 8), generator=torch.Generator().manual_seed(2))
+    outputs = []
+    for name in ("fold.onnx", "once.onnx"):
+        session = onnxruntime.InferenceSession(str(tmp_path / name),
+                                               providers=["CPUExecutionProvider"])
+        outputs.append(session.run(None, {session.get_inputs()[0].name: tokens.numpy()})[0])
+    assert np.array_equal(outputs[0], outputs[1])

@@ -3,6 +3,7 @@
 `exported.py` reads what these write. Three pieces of plumbing the notebook shows at work:
 
 - `LogitsOnly`: the course's models return `(logits, state)`; exporters want one tensor out;
+- `deduplicate_onnx`: an ONNX file with a copied initializer rewritten to store it once;
 - `write_gguf`: a Hugging Face GPT-2 written to GGUF as llama.cpp's converter
   (convert_hf_to_gguf.py) does: GGUF tensor names from `gguf.get_tensor_name_map`, GPT-2's Conv1D
   weights transposed, the attention masks left out, and for a tied model no `output.weight`;
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["Int8Embedding", "Int8Linear", "Int8Matrix", "LogitsOnly", "QUANTIZE_CHOICES",
-           "saved_bytes", "quantize_token_matrices", "write_gguf"]
+           "deduplicate_onnx", "saved_bytes", "quantize_token_matrices", "write_gguf"]
 
 
 class LogitsOnly(nn.Module):
@@ -41,6 +42,34 @@ def saved_bytes(module_or_state) -> int:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getbuffer().nbytes
+
+
+# --- ONNX: one initializer in place of two -------------------------------------------------------
+
+
+def deduplicate_onnx(source, target) -> list[str]:
+    """Write `source` to `target` with every initializer that repeats another (equal, or equal
+    transposed: `exported.duplicated_initializers`) replaced by a node that computes it from the
+    one kept (Identity or Transpose), as optimum's post-processing does (huggingface/optimum#1326).
+    Returns the names of the initializers removed."""
+    import onnx
+    from onnx import helper
+
+    from .exported import duplicated_initializers, onnx_initializers
+
+    copies = {copy: (kept, transposed) for kept, copy, transposed
+              in duplicated_initializers(onnx_initializers(source))}
+    model = onnx.load(str(source))
+    kept_initializers = [t for t in model.graph.initializer if t.name not in copies]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept_initializers)
+    for position, (copy, (kept, transposed)) in enumerate(copies.items()):
+        node = (helper.make_node("Transpose", [kept], [copy], perm=[1, 0]) if transposed
+                else helper.make_node("Identity", [kept], [copy]))
+        model.graph.node.insert(position, node)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(target))
+    return list(copies)
 
 
 # --- GGUF, the way llama.cpp's converter writes GPT-2 ---------------------------------------------
