@@ -30,6 +30,7 @@ class LogitsOnly(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        self.train(model.training)  # an exporter checks the mode of the module it is given
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.model(tokens)[0]

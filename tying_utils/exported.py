@@ -168,9 +168,9 @@ def audit_onnx(path) -> AuditReport:
         report.findings.append(Finding(
             "duplicate_initializer", (copy, kept),
             f"{copy} {_shape(arrays[copy])} holds the numbers of {kept} {_shape(arrays[kept])} "
-            f"{how}: one matrix stored twice, {arrays[copy].nbytes:,} extra bytes (the legacy "
-            f"exporter's constant folding does this to a tied head, pytorch/pytorch#108342; "
-            f"export with do_constant_folding=False or dynamo=True)."))
+            f"{how}: one matrix stored twice, {arrays[copy].nbytes:,} extra bytes. Constant "
+            f"folding writes such a copy of a tied head (pytorch/pytorch#108342): export without "
+            f"it, or compute the copy from the kept matrix (tying_utils.deploy.deduplicate_onnx)."))
     readers = _onnx_readers(path)
     for name, ops in readers.items():
         if name in arrays and "Gather" in ops and ops & {"MatMul", "Gemm"}:
