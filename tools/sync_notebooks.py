@@ -112,6 +112,8 @@ def setup_block(repo: str, extras: tuple[str, ...] = ()) -> str:
     """The generated start of a notebook's first code cell: on Colab, which has no copy of the
     course, install the helper package (with the extras the notebook needs); elsewhere nothing."""
     target = f"git+{repo}" if not extras else f'"tying_utils[{",".join(extras)}] @ git+{repo}"'
+    if len(target) > 100 - len("    %pip install -q "):  # PEP 508 allows name[extras]@url
+        target = target.replace(" @ ", "@")
     return "\n".join([
         SETUP_FIRST,
         'if "google.colab" in sys.modules:  # Colab has no copy of the course: install its helpers',
