@@ -10,10 +10,12 @@ it out, or untie it, and the file alone tells which:
 - GGUF: `output.weight` absent means the loader must tie it to `token_embd.weight`; present and
   equal, a tie lost by copying (a finding); present and different, an untied model.
 
-Nothing is read whole: `StoredArray.values()` is a NumPy view of the file (a memory map for GGUF
-and for ONNX external data; for ONNX data inside the .onnx file, the bytes protobuf parsed) and
-`equal_in_chunks` compares two of them a block of rows at a time, so the extra memory a comparison
-takes does not grow with the matrix.
+Matrices are read lazily. `StoredArray.values()` is a memory map of the file for GGUF tensors and
+for ONNX external data (the `.onnx.data` file beside the model); an initializer stored inside the
+.onnx file itself lives in the protobuf message that `onnx.load` parses (the whole file, as ONNX
+has no other way to read it), and `values()` gives that one tensor's bytes. `equal_in_chunks`
+compares two arrays a block of rows at a time, so a comparison, transposed or not, makes no copy
+of either matrix and takes memory for one block only.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class StoredArray:
     shape: tuple[int, ...]
     dtype: str  # a NumPy dtype name, or a GGML type name such as "Q8_0" for quantized blocks
     nbytes: int
-    values: Callable[[], np.ndarray]  # a view of the file's bytes, no copy
+    values: Callable[[], np.ndarray]  # read on demand (see the module's docstring)
 
     @property
     def numel(self) -> int:
@@ -81,17 +83,24 @@ def equal_in_chunks(a: np.ndarray, b: np.ndarray, transposed: bool = False) -> b
 # --- ONNX ----------------------------------------------------------------------------------------
 
 
-def onnx_initializers(path) -> dict[str, StoredArray]:
-    """The initializers of an .onnx file, by name, without loading external data."""
+def _load_onnx(path: Path):
+    import onnx
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # protobuf reports a foreign file as a DecodeError, among others
+        raise ExportedFileError(f"{str(path)!r} is not an ONNX model ({_one_line(error)}).") \
+            from None
+
+
+def onnx_initializers(path, model=None) -> dict[str, StoredArray]:
+    """The initializers of an .onnx file (or of `model`, the file already loaded), by name,
+    without loading external data."""
     import onnx
     from onnx import helper, numpy_helper
 
     path = Path(path)
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as error:  # protobuf reports a foreign file as a DecodeError, among others
-        raise ExportedFileError(f"{str(path)!r} is not an ONNX model ({_one_line(error)}).") \
-            from None
+    model = _load_onnx(path) if model is None else model
     arrays = {}
     for tensor in model.graph.initializer:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type))
@@ -142,11 +151,8 @@ def duplicated_initializers(arrays: dict[str, StoredArray]) -> list[tuple[str, s
     return found
 
 
-def _onnx_readers(path: Path) -> dict[str, set[str]]:
+def _onnx_readers(graph) -> dict[str, set[str]]:
     """Initializer name → the op types that read it, directly or through one Transpose."""
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
     readers: dict[str, set[str]] = {}
     transposed_from = {node.output[0]: node.input[0] for node in graph.node
                        if node.op_type == "Transpose" and node.input}
@@ -160,7 +166,8 @@ def _onnx_readers(path: Path) -> dict[str, set[str]]:
 def audit_onnx(path) -> AuditReport:
     """Initializers stored twice (equal, or equal transposed); a matrix the graph reads twice."""
     path = Path(path)
-    arrays = onnx_initializers(path)
+    model = _load_onnx(path)
+    arrays = onnx_initializers(path, model)
     total = sum(a.nbytes for a in arrays.values())
     report = AuditReport(f"{path.name} (ONNX model; {len(arrays)} initializers, {total:,} bytes)")
     for kept, copy, transposed in duplicated_initializers(arrays):
@@ -171,7 +178,7 @@ def audit_onnx(path) -> AuditReport:
             f"{how}: one matrix stored twice, {arrays[copy].nbytes:,} extra bytes. Constant "
             f"folding writes such a copy of a tied head (pytorch/pytorch#108342): export without "
             f"it, or compute the copy from the kept matrix (tying_utils.deploy.deduplicate_onnx)."))
-    readers = _onnx_readers(path)
+    readers = _onnx_readers(model.graph)
     for name, ops in readers.items():
         if name in arrays and "Gather" in ops and ops & {"MatMul", "Gemm"}:
             report.ties.append((name,))
