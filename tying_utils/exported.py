@@ -237,8 +237,8 @@ def audit_gguf(path) -> AuditReport:
         report.ties.append((TOKEN_EMBEDDING, OUTPUT))
         report.info.append(Finding("tied_at_load", (OUTPUT, TOKEN_EMBEDDING), (
             f"{OUTPUT} is not stored: a loader must use {TOKEN_EMBEDDING} "
-            f"{_shape(embedding)} for the head too (llama.cpp does for architectures that fall "
-            f"back to it; others fail with \"missing tensor 'output.weight'\").")))
+            f"{_shape(embedding)} for the head too (llama.cpp does for the architectures that "
+            f"fall back to it; for the others the file fails to load).")))
         if says_tied is False:
             report.findings.append(Finding("config_mismatch", (OUTPUT,), (
                 f"{tie_keys[0]} says untied, but {OUTPUT} is not stored.")))
