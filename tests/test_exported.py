@@ -258,3 +258,39 @@ def test_deduplicating_the_folded_file_stores_the_matrix_once_and_keeps_the_logi
                                                providers=["CPUExecutionProvider"])
         outputs.append(session.run(None, {session.get_inputs()[0].name: tokens.numpy()})[0])
     assert np.array_equal(outputs[0], outputs[1])
+
+
+def write_token_matrices(path, embedding, output, kinds_of_storage):
+    """A GGUF file with token_embd.weight and output.weight, each stored as F32 or Q8_0."""
+    import gguf
+    from gguf import quants
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    for name, matrix, kind in (("token_embd.weight", embedding, kinds_of_storage[0]),
+                               ("output.weight", output, kinds_of_storage[1])):
+        if kind == "Q8_0":
+            quantized = quants.quantize(matrix, gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(name, quantized, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            writer.add_tensor(name, matrix)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_quantized_gguf_copies_are_compared_by_their_bytes(tmp_path):
+    rng = np.random.default_rng(0)
+    embedding = rng.standard_normal((VOCAB, DIM * 2), dtype=np.float32)
+    other = rng.standard_normal((VOCAB, DIM * 2), dtype=np.float32)
+    copied = write_token_matrices(tmp_path / "q8_copy.gguf", embedding, embedding, ("Q8_0",) * 2)
+    untied = write_token_matrices(tmp_path / "q8_untied.gguf", embedding, other, ("Q8_0",) * 2)
+    mixed = write_token_matrices(tmp_path / "mixed.gguf", embedding, embedding, ("Q8_0", "F32"))
+    arrays, _ = gguf_arrays(copied)
+    assert arrays["output.weight"].dtype == "Q8_0"
+    assert arrays["output.weight"].shape == (VOCAB, DIM * 2)
+    assert kinds(audit_exported(copied))[0] == ["lost_tie"]
+    assert audit_exported(untied).ok and "untied" in kinds(audit_exported(untied))[1]
+    report = audit_exported(mixed)
+    assert report.ok and "not_compared" in kinds(report)[1]

@@ -248,7 +248,8 @@ def audit_gguf(path) -> AuditReport:
         report.info.append(Finding("not_compared", (OUTPUT, TOKEN_EMBEDDING), (
             f"{OUTPUT} ({output.dtype}, {_shape(output)}) and {TOKEN_EMBEDDING} "
             f"({embedding.dtype}, {_shape(embedding)}) are stored in different types or shapes, "
-            f"so they are two matrices ({output.nbytes:,} bytes for the head).")))
+            f"so their numbers were not compared; the head takes {output.nbytes:,} bytes of its "
+            f"own.")))
         return report
     if equal_in_chunks(embedding.values(), output.values()):
         report.findings.append(Finding("lost_tie", (OUTPUT, TOKEN_EMBEDDING), (
