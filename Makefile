@@ -49,7 +49,7 @@ $(STAMP): requirements-lock.txt $(wildcard requirements-lock-py*.txt) pyproject.
 		$(PY) -m pip install -q $(PIP_FROM) -r "$$lock"; \
 	else \
 		echo "Python $$minor has no lock: installing from pyproject ranges"; \
-		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
+		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,deploy,docs]'; \
 	fi
 	$(PY) -m pip install -q $(PIP_FROM) --no-deps -e .
 	@touch $(STAMP)

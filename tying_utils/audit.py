@@ -445,6 +445,9 @@ def audit_checkpoint(path) -> AuditReport:
     head stored apart with equal values (a lost tie), and `tie_word_embeddings` in config.json
     against the file. Raises `CheckpointError` (a ValueError) for what is not a checkpoint.
     """
+    if Path(path).suffix in (".onnx", ".gguf"):  # exported files: notebook 09, exported.py
+        from .exported import audit_exported
+        return audit_exported(path)
     checkpoint = read_checkpoint(path)
     report = AuditReport(f"{Path(path).name or path} ({checkpoint.description}; "
                          f"{len(checkpoint.shapes)} tensors)")

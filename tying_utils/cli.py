@@ -605,11 +605,12 @@ def _add_audit(commands) -> None:
         "audit", help="check a checkpoint for ties, lost ties and tie_word_embeddings mismatches",
         description="Check a checkpoint without building its model: a torch.save state dict "
         "(.pt, .pth, .bin), a .safetensors file, or a Hugging Face model folder (config.json and "
-        "its weights, sharded or not). Exit status 0: no finding; 1: at least one finding; 2: the "
-        "path is not a checkpoint.",
+        "its weights, sharded or not); or an exported .onnx or .gguf file (notebook 09). Exit "
+        "status 0: no finding; 1: at least one finding; 2: the path is not a checkpoint.",
     )
     p.add_argument("path", type=Path, metavar="PATH",
-                   help="a .pt/.pth/.bin or .safetensors file, or a Hugging Face model folder")
+                   help="a .pt/.pth/.bin, .safetensors, .onnx or .gguf file, or a Hugging Face "
+                   "model folder")
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
                    help="also write the report as JSON")
     p.set_defaults(run=_run_audit)

@@ -1118,4 +1118,12 @@ def check_quantized_head_bytes(answer) -> bool:
         hints.get(value, "The embedding keeps the bf16 matrix; the head adds a 4-bit copy of it: "
                          "half a byte for each of its V × d numbers."),
     )
-from .exercises_nb08 import check_dcp_names, check_pipeline_sync  # noqa: E402,F401  (notebook 08)
+
+
+# --- notebooks 08 and 09: their checkers live in exercises_nb08.py and exercises_nb09.py ----------
+from .exercises_nb08 import check_dcp_names, check_pipeline_sync  # noqa: E402,F401,I001
+from .exercises_nb09 import (  # noqa: E402,F401,I001
+    check_gguf_head,
+    check_int8_head_bytes,
+    check_onnx_copy_bytes,
+)
