@@ -9,16 +9,25 @@ hold on those results, and its terms are used consistently.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import sync_notebooks  # noqa: E402
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module, imported from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync_notebooks = load_tool("sync_notebooks")
 
 README = ROOT / "README.md"
 README_ZH = ROOT / "README.zh-CN.md"
