@@ -1,10 +1,11 @@
 """The Chinese README (README.zh-CN.md) says what the English one says, from the same results.
 
-tools/sync_notebooks.py writes the notebook table and the two result tables of both READMEs from
-the notebooks and from docs/results/*.json (tests/test_notebooks.py fails when either README
-drifts). These tests check the rest: the two READMEs link each other and show the same figures,
-the committed results were made by the commands the READMEs print, the Chinese prose's claims
-hold on those results, and its terms are used consistently.
+tools/sync_notebooks.py writes the six generated tables of both READMEs (the notebooks, and five of
+results) from the notebooks, docs/results/*.json, docs/sweep/sweep.json and budget.py
+(tests/test_notebooks.py fails when either README drifts). These tests check the rest: the two
+READMEs link each other and show the same figures, the committed results were made by the commands
+the READMEs print, the Chinese prose's claims hold on those results, and its terms are used
+consistently.
 """
 
 from __future__ import annotations
