@@ -49,7 +49,7 @@ $(STAMP): requirements-lock.txt $(wildcard requirements-lock-py*.txt) pyproject.
 		$(PY) -m pip install -q $(PIP_FROM) -r "$$lock"; \
 	else \
 		echo "Python $$minor has no lock: installing from pyproject ranges"; \
-		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,docs]'; \
+		$(PY) -m pip install -q $(PIP_FROM) torch==2.13.0 -e '.[test,lab,browser,hf,deploy,docs]'; \
 	fi
 	$(PY) -m pip install -q $(PIP_FROM) --no-deps -e .
 	@touch $(STAMP)
@@ -109,6 +109,7 @@ bench: setup
 	$(PY) benchmarks/explorer.py
 	$(PY) benchmarks/transformer.py
 	$(PY) benchmarks/contention.py
+	$(PY) benchmarks/cli_help.py
 
 # The explorer under ipywidgets 7.7.1, what Colab ships (the lock installs 8): installed once
 # into .venv/widgets7 (with what 7.7.1 imports and 8 no longer needs), which goes first on

@@ -224,17 +224,32 @@ def test_environment_yml_has_what_binder_needs():
     assert "-e ." in pip, "Binder installs the helper package only through pip: [-e .]"
 
 
-def test_lock_pins_torch_to_the_cpu_wheel_version():
-    lock = (ROOT / "requirements-lock.txt").read_text(encoding="utf-8")
+LOCKS = sorted(ROOT.glob("requirements-lock*.txt"))
+
+
+def test_every_supported_python_has_a_lock():
+    """requirements-lock.txt for 3.11, requirements-lock-py3.X.txt for the others (the Makefile
+    picks the one of the running Python)."""
+    names = {path.name for path in LOCKS}
+    assert names == {"requirements-lock.txt", "requirements-lock-py3.10.txt",
+                     "requirements-lock-py3.12.txt", "requirements-lock-py3.13.txt"}
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "requirements-lock-py$$minor.txt" in makefile
+
+
+@pytest.mark.parametrize("lock_path", LOCKS, ids=lambda path: path.name)
+def test_lock_pins_torch_2_13_and_only_exact_versions(lock_path):
+    lock = lock_path.read_text(encoding="utf-8")
     assert re.search(r"^torch==2\.13\.0$", lock, re.M)
     pins = [line for line in lock.splitlines() if line and not line.startswith("#")]
-    assert all("==" in line for line in pins), "every line of the lock is an exact pin"
+    assert all("==" in line for line in pins), "every line of a lock is an exact pin"
 
 
-def test_lock_pins_every_declared_distribution():
+@pytest.mark.parametrize("lock_path", LOCKS, ids=lambda path: path.name)
+def test_lock_pins_every_declared_distribution(lock_path):
     """make installs the lock: what pyproject declares (runtime and extras) must be in it."""
-    lock = (ROOT / "requirements-lock.txt").read_text(encoding="utf-8")
+    lock = lock_path.read_text(encoding="utf-8")
     pinned = {_name(line) for line in lock.splitlines() if line and not line.startswith("#")}
     runtime, extras = _pyproject()
     missing = sorted((runtime | set().union(*extras.values())) - pinned)
-    assert not missing, f"requirements-lock.txt lacks {missing}"
+    assert not missing, f"{lock_path.name} lacks {missing}"

@@ -205,7 +205,10 @@ CLAIMS = {
                  and all(t > u for t, u in zip(_lm("tied", "train"), _lm("untied", "train")))),
     "下面 10 个成对随机种子的表里，有 1 个种子绑定模型更低":
         lambda: sum(d < 0 for d in _paired("untied", "train")) == 1,
-    "除真实模型那张表由 `tying_utils/budget.py` 计算之外":
+    "笔记本表里的运行时间取自各笔记本标题单元格中的\"Time to run\"一行":
+        lambda: all(sync_notebooks._time_in_chinese(sync_notebooks._title_parts(path)[3]) in _zh()
+                    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))),
+    "真实模型那张表由 `tying_utils/budget.py` 计算":
         lambda: (sync_notebooks.REAL_START in _zh()
                  and sync_notebooks.REAL_START.endswith("from tying_utils/budget.py -->")),
     "绑定模型测试集困惑度的均值低于层大小相同的不绑定模型，95% 区间在零以下":

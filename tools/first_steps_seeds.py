@@ -5,7 +5,7 @@ steps and the first training loss, one value per seed; then, per convention, the
 differences tied − untied with their mean and 95% t-interval. One thread, so that a rerun of any
 seed on the same machine gives the same numbers (tests/test_first_steps_json.py reruns one).
 
-    python tools/first_steps_seeds.py              # 10 seeds, about 2.5 min of CPU
+    python tools/first_steps_seeds.py              # 10 seeds, about 1 min of CPU (see cpu_seconds)
     python tools/first_steps_seeds.py --seeds 3 --json /some/other.json
 """
 

@@ -61,7 +61,9 @@ SETUP_FIRST = "import sys  # setup, written by tools/sync_notebooks.py"
 SETUP_LINES = 3  # the generated lines at the top of each notebook's first code cell
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Imports that need one of the package's extras (pyproject.toml) on Colab, by module.
-EXTRAS_BY_IMPORT = {"transformers": "hf", "peft": "hf"}
+EXTRAS_BY_IMPORT = {"transformers": "hf", "peft": "hf",
+                    "onnx": "deploy", "onnxruntime": "deploy", "onnxscript": "deploy",
+                    "gguf": "deploy"}
 TABLE_START = "<!-- notebooks: written by tools/sync_notebooks.py -->"
 TABLE_END = "<!-- /notebooks -->"
 COMPARE_START = "<!-- compare-table: written by tools/sync_notebooks.py from docs/results/ -->"
@@ -112,6 +114,8 @@ def setup_block(repo: str, extras: tuple[str, ...] = ()) -> str:
     """The generated start of a notebook's first code cell: on Colab, which has no copy of the
     course, install the helper package (with the extras the notebook needs); elsewhere nothing."""
     target = f"git+{repo}" if not extras else f'"tying_utils[{",".join(extras)}] @ git+{repo}"'
+    if len(target) > 100 - len("    %pip install -q "):  # PEP 508 allows name[extras]@url
+        target = target.replace(" @ ", "@")
     return "\n".join([
         SETUP_FIRST,
         'if "google.colab" in sys.modules:  # Colab has no copy of the course: install its helpers',

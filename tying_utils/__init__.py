@@ -4,39 +4,59 @@ Each module's docstring names the notebook that introduces it. Data flows one wa
 tasks → train → stats → plots / explorer / command line, and corpus → models → lm_training →
 notebooks / command line; `tying` and `models` need nothing else, and no library module imports
 the command line (`cli`).
+
+`import tying_utils` imports the public names below (and so PyTorch). The command line,
+`python -m tying_utils`, does not: it imports only what its command needs, so `--help` answers
+without loading PyTorch. Any public name not yet imported is imported when first used.
 """
 
-from .audit import AuditReport, Finding, audit, audit_checkpoint
-from .budget import ParameterBudget, parameter_budget
-from .corpus import load_corpus, prepare
-from .explorer import Explorer  # and tying_utils.explorer, a callable module: explorer()
-from .lm import RecurrentLM
-from .lm_training import LMConfig, compare_variants, perplexity, run_sweep, train_lm
-from .models import EmbedHead, SeedTied, SeedUntied
-from .runtime import set_threads
-from .stats import (
-    PairedSummary,
-    area_under_curve,
-    bootstrap_ci,
-    compare_curves,
-    default_threshold,
-    final_loss,
-    steps_to_threshold,
-    uniform_guess_loss,
-)
-from .tasks import TASKS, make_batch
-from .train import LIMITS, ManyRun, PairRun, RunConfig, build_model, train_many, train_pair
-from .transformer import TransformerLM
-from .tying import (
-    ParameterCount,
-    SharedGroup,
-    assert_tied,
-    count_parameters,
-    shared_memory_groups,
-    shared_tensor_groups,
-    tie,
-    tied_groups,
-    untie,
-)
+import importlib
+import sys
 
+# public name → the module that defines it
+_PUBLIC = {
+    "AuditReport": "audit", "Finding": "audit", "audit": "audit", "audit_checkpoint": "audit",
+    "ParameterBudget": "budget", "parameter_budget": "budget",
+    "load_corpus": "corpus", "prepare": "corpus",
+    "ReplicaReport": "distributed", "check_replicas": "distributed",  # notebook 08
+    "Explorer": "explorer",  # and tying_utils.explorer, a callable module: explorer()
+    "RecurrentLM": "lm",
+    "LMConfig": "lm_training", "compare_variants": "lm_training", "perplexity": "lm_training",
+    "run_sweep": "lm_training", "train_lm": "lm_training",
+    "EmbedHead": "models", "SeedTied": "models", "SeedUntied": "models",
+    "set_threads": "runtime",
+    "PairedSummary": "stats", "area_under_curve": "stats", "bootstrap_ci": "stats",
+    "compare_curves": "stats", "default_threshold": "stats", "final_loss": "stats",
+    "steps_to_threshold": "stats", "uniform_guess_loss": "stats",
+    "TASKS": "tasks", "make_batch": "tasks",
+    "LIMITS": "train", "ManyRun": "train", "PairRun": "train", "RunConfig": "train",
+    "build_model": "train", "train_many": "train", "train_pair": "train",
+    "TransformerLM": "transformer",
+    "ParameterCount": "tying", "SharedGroup": "tying", "assert_tied": "tying",
+    "count_parameters": "tying", "shared_memory_groups": "tying",
+    "shared_tensor_groups": "tying", "tie": "tying", "tied_groups": "tying", "untie": "tying",
+}
+__all__ = sorted(_PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'tying_utils' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_PUBLIC})
+
+
+# While `python -m tying_utils` locates its module, sys.argv[0] is "-m" (Python's documented
+# behaviour): the command line then imports what it needs itself. Everywhere else every public
+# name is imported now, as a notebook expects (and so `tying_utils.audit` is the function, not
+# the module of the same name).
+if sys.argv[:1] != ["-m"]:
+    for _name in __all__:
+        __getattr__(_name)
+    del _name

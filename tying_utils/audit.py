@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .audit_distributed import explain_distributed, unwrap
 from .checkpoints import read_checkpoint
 from .tying import ALIAS, TIE, VIEW, SharedGroup, shared_memory_groups, shared_tensor_groups
 
@@ -127,6 +128,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> A
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"audit() takes a torch.optim.Optimizer (or None) as its optimizer, got "
                          f"{type(optimizer).__name__}.")
+    model = unwrap(model)  # DDP: the model inside, by its own names (notebook 08)
     params = dict(model.named_parameters(remove_duplicate=False))
     report = AuditReport(f"{type(model).__name__} ({len(params)} parameter names)")
     groups = shared_memory_groups(model)
@@ -140,6 +142,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> A
         _check_optimizer(report, model, optimizer, params, groups)
     _check_meta(report, params)
     _check_safetensors(report, model)
+    explain_distributed(report, model)  # a tie lost by parallelize_module says so (notebook 08)
     return report
 
 
@@ -442,6 +445,9 @@ def audit_checkpoint(path) -> AuditReport:
     head stored apart with equal values (a lost tie), and `tie_word_embeddings` in config.json
     against the file. Raises `CheckpointError` (a ValueError) for what is not a checkpoint.
     """
+    if Path(path).suffix in (".onnx", ".gguf"):  # exported files: notebook 09, exported.py
+        from .exported import audit_exported
+        return audit_exported(path)
     checkpoint = read_checkpoint(path)
     report = AuditReport(f"{Path(path).name or path} ({checkpoint.description}; "
                          f"{len(checkpoint.shapes)} tensors)")

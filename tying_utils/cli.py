@@ -27,30 +27,28 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from . import cli_ranks
 
-from . import runtime
-from .corpus import load_corpus, prepare
-from .lm import CELLS, lm_parameter_count
-from .lm_training import (
+# Only what the parsers need, and nothing that imports PyTorch: `--help` answers at once. Each
+# command imports the modules that do its work when it runs.
+from .options import (
     ARCH_DEFAULTS,
     ARCHS,
+    CELL_GATES,
+    CONVENTION_NAMES,
     EVAL_BATCH,
-    LMConfig,
-    compare_variants,
-    lm_results_json,
-    lm_table,
+    INITS,
+    LIMITS,
+    LOSSES,
+    TASKS,
+    lm_defaults,
 )
-from .stats import (
-    compare_curves,
-    default_threshold,
-    final_loss,
-    steps_to_threshold,
-    uniform_guess_loss,
-)
-from .tasks import TASKS
-from .train import INITS, LIMITS, LOSSES, RunConfig, train_many
+
+if TYPE_CHECKING:
+    from .lm_training import LMConfig
+    from .train import RunConfig
 
 
 class UsageError(Exception):
@@ -70,6 +68,7 @@ def main(argv=None) -> int:
     _add_info(commands)
     _add_audit(commands)
     _add_sweep(commands)
+    cli_ranks.add_parser(commands)
     try:
         args = parser.parse_args(argv)
         return args.run(args)
@@ -264,6 +263,9 @@ def _add_compare(commands) -> None:
 
 
 def _run_compare(args) -> int:
+    from .stats import compare_curves, default_threshold, steps_to_threshold, uniform_guess_loss
+    from .train import RunConfig, train_many
+
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise UsageError(f"--plot must name a .png file, got {str(args.plot)!r}.")
     try:
@@ -338,6 +340,8 @@ def _summary_table(config: RunConfig, n_seeds: int, summary, both_never: int) ->
 
 
 def _results_json(run, summary) -> dict:
+    from .stats import final_loss, steps_to_threshold
+
     threshold = summary.threshold
     per_seed = {
         variant: {
@@ -403,7 +407,7 @@ LM_MEMORY_LIMIT = 8_000_000_000  # bytes: what a laptop with 16 GB can give one 
 
 
 def _add_lm(commands) -> None:
-    defaults = LMConfig()
+    defaults = lm_defaults("lstm")
     p = commands.add_parser(
         "lm",
         help="train tied, untied and size-matched untied language models and compare perplexity",
@@ -430,7 +434,7 @@ def _add_lm(commands) -> None:
     option("--vocab-cap", LM_RANGES["vocab_cap"], 2000, "vocabulary size, <unk> included")
     option("--arch", str, "lstm", "the model: lstm, notebook 05's recurrent model, or "
            "transformer, notebook 06's decoder-only Transformer", choices=ARCHS)
-    option("--cell", str, defaults.cell, "recurrent cell (lstm only)", choices=CELLS)
+    option("--cell", str, defaults.cell, "recurrent cell (lstm only)", choices=tuple(CELL_GATES))
     per_arch_option(p, "--layers", "layers", "recurrent layers or Transformer blocks")
     transformer_options(p)
     option("--dropout", LM_RANGES["dropout"], defaults.dropout, "dropout rate")
@@ -451,6 +455,12 @@ def _add_lm(commands) -> None:
 
 
 def _run_lm(args) -> int:
+    import torch
+
+    from . import runtime
+    from .corpus import load_corpus, prepare
+    from .lm_training import LMConfig, compare_variants, lm_results_json, lm_table
+
     hidden = args.emb if args.hidden is None else args.hidden
     if hidden != args.emb:
         raise UsageError(f"tying needs --hidden to equal --emb, got --hidden {hidden} and "
@@ -547,7 +557,9 @@ def lm_memory_parts(args, config: LMConfig, vocab: int) -> dict[str, int]:
     if config.arch == "transformer":
         return transformer_memory_parts(args, config, vocab)
     emb, hidden, layers = config.emb, config.hidden, config.layers
-    gates = CELLS[config.cell][1]
+    from .lm import lm_parameter_count
+
+    gates = CELL_GATES[config.cell]
     tied, untied = (lm_parameter_count(vocab, emb, hidden, t, config.cell, layers)
                     for t in (True, False))
     per_token = 2 * emb + layers * (gates + 3) * hidden + 2 * hidden
@@ -575,7 +587,9 @@ def _add_info(commands) -> None:
 def _run_info(args) -> int:
     import platform
 
-    from . import __version__
+    import torch
+
+    from . import __version__, runtime
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none seen"
     print(f"tying_utils {__version__}, Python {platform.python_version()}, "
@@ -591,11 +605,12 @@ def _add_audit(commands) -> None:
         "audit", help="check a checkpoint for ties, lost ties and tie_word_embeddings mismatches",
         description="Check a checkpoint without building its model: a torch.save state dict "
         "(.pt, .pth, .bin), a .safetensors file, or a Hugging Face model folder (config.json and "
-        "its weights, sharded or not). Exit status 0: no finding; 1: at least one finding; 2: the "
-        "path is not a checkpoint.",
+        "its weights, sharded or not); or an exported .onnx or .gguf file (notebook 09). Exit "
+        "status 0: no finding; 1: at least one finding; 2: the path is not a checkpoint.",
     )
     p.add_argument("path", type=Path, metavar="PATH",
-                   help="a .pt/.pth/.bin or .safetensors file, or a Hugging Face model folder")
+                   help="a .pt/.pth/.bin, .safetensors, .onnx or .gguf file, or a Hugging Face "
+                   "model folder")
     p.add_argument("--json", type=Path, default=None, metavar="OUT",
                    help="also write the report as JSON")
     p.set_defaults(run=_run_audit)
@@ -630,12 +645,10 @@ def per_arch_option(p, flag: str, name: str, text: str) -> None:
 
 def transformer_options(p) -> None:
     """--heads and --init: the Transformer's own settings."""
-    from .transformer import CONVENTIONS
-
     p.add_argument("--heads", type=TRANSFORMER_RANGES["heads"], default=None,
                    help=f"attention heads, which must divide the width (transformer only; "
                    f"{TRANSFORMER_RANGES['heads'].range}; default 2)")
-    p.add_argument("--init", choices=CONVENTIONS, default=None,
+    p.add_argument("--init", choices=CONVENTION_NAMES, default=None,
                    help="how the token matrix is drawn and scaled, tied or not (transformer "
                    "only; default gpt2; notebook 06 compares them)")
 
@@ -695,7 +708,7 @@ def _add_sweep(commands) -> None:
         p.add_argument(name, type=kind, default=default,
                        help=f"{text} ({limits}default %(default)s)", **extra)
 
-    defaults = LMConfig(arch="transformer")
+    defaults = lm_defaults("transformer")
     option("--corpus", str, "pydoc", "'pydoc' (CPython 3.11.7's help texts, shipped with the "
            "package), 'python-help' (this Python's own), a UTF-8 text file, or a folder with "
            "train.txt, valid.txt, test.txt", metavar="pydoc|python-help|PATH")
@@ -710,7 +723,7 @@ def _add_sweep(commands) -> None:
     option("--epochs", LM_RANGES["epochs"], 4, "passes over the training split")
     option("--layers", LM_RANGES["layers"], defaults.layers, "Transformer blocks")
     option("--heads", TRANSFORMER_RANGES["heads"], defaults.heads, "attention heads")
-    p.add_argument("--init", choices=_conventions(), default="vaswani",
+    p.add_argument("--init", choices=CONVENTION_NAMES, default="vaswani",
                    help="how the token matrix is drawn and scaled (default %(default)s: both "
                    "matrices drawn alike, inputs and logits of unit size; notebook 06 compares "
                    "the conventions)")
@@ -732,12 +745,6 @@ def _add_sweep(commands) -> None:
     p.set_defaults(run=_run_sweep)
 
 
-def _conventions():
-    from .transformer import CONVENTIONS
-
-    return list(CONVENTIONS)
-
-
 def sweep_arguments(argv: list[str]) -> argparse.Namespace:
     """Parse a `sweep` command line (["sweep", ...]) as the command does: the test that holds
     the committed sweep to its command uses this."""
@@ -748,6 +755,8 @@ def sweep_arguments(argv: list[str]) -> argparse.Namespace:
 
 def sweep_config(args) -> LMConfig:
     """The Transformer setup every width of the sweep shares (emb = hidden = the first width)."""
+    from .lm_training import LMConfig
+
     try:
         configs = [LMConfig(arch="transformer", emb=width, hidden=width, layers=args.layers,
                             heads=args.heads, init=args.init, dropout=args.dropout,
@@ -783,6 +792,10 @@ def _run_sweep(args) -> int:
     import platform
     import shlex
 
+    import torch
+
+    from . import runtime
+    from .corpus import load_corpus, prepare
     from .lm_training import default_device, run_sweep
 
     if args.plot is not None and args.plot.suffix.lower() != ".png":

@@ -4,7 +4,10 @@ Introduced in notebook 06 (transformer), section 2: every convention of `transfo
 tied and untied, trained exactly alike for a few steps (Adam, gradient norm clipped to 1,
 batches of 10 rows × 35 tokens from the start of the training text, no dropout), then judged on the
 held-out test text. Seed `s` gives a tied and an untied model the same blocks and positions and the
-same batches, so tied − untied is paired seed by seed.
+same batches, so tied − untied is paired seed by seed. A seed changes only the initialisation:
+every seed trains on the same first `steps` batches and is judged on the same 2,800 test tokens
+(`held_out_chunks` × `held_out_rows` × `bptt`), so an interval over seeds shows how the result
+moves with the start, not with the data.
 
 `tools/first_steps_seeds.py` runs it over many seeds and writes docs/results/first_steps.json;
 `tests/test_first_steps_json.py` reruns a seed of that file.

@@ -12,11 +12,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .options import CELL_GATES
 from .tying import tie
 
 __all__ = ["CELLS", "RecurrentLM", "lm_parameter_count", "size_matched_dim"]
 
-CELLS = {"lstm": (nn.LSTM, 4), "gru": (nn.GRU, 3)}  # the module and its number of gates
+# the module and its number of gates
+CELLS = {"lstm": (nn.LSTM, CELL_GATES["lstm"]), "gru": (nn.GRU, CELL_GATES["gru"])}
 INIT_RANGE = 0.1  # embedding and output weights start from U(-0.1, 0.1), as in Zaremba et al.
 
 

@@ -31,6 +31,7 @@ from torch import nn
 
 from .corpus import LMData, Vocabulary, batchify, bptt_chunks
 from .lm import CELLS, RecurrentLM, _check_sizes, size_matched_dim
+from .options import ARCH_DEFAULTS, ARCHS, EVAL_BATCH, LM_DEFAULTS
 from .runtime import threads_for
 from .transformer import CONVENTIONS, TransformerLM, size_matched_width
 from .tying import count_parameters
@@ -46,7 +47,6 @@ __all__ = [
 VARIANTS = ("tied", "untied", "untied_size_matched")
 VARIANT_LABELS = {"tied": "tied", "untied": "untied",
                   "untied_size_matched": "untied (size-matched)"}  # the keys of plots.COLORS
-EVAL_BATCH = 10  # rows of text read side by side when measuring perplexity
 
 
 def default_device() -> torch.device:
@@ -100,12 +100,8 @@ def neighbour_overlap(first: torch.Tensor, second: torch.Tensor, ids, k: int = 1
 
 # --- training -------------------------------------------------------------------------------------
 
-ARCHS = ("lstm", "transformer")
-# What `None` means for `layers`, `lr` and `clip`, per architecture. The LSTM's are those of
-# PyTorch's word_language_model example (plain SGD); the Transformer trains with Adam, whose
-# step does not grow with the gradient, so its learning rate is a few thousand times smaller.
-ARCH_DEFAULTS = {"lstm": {"layers": 1, "lr": 20.0, "clip": 0.25},
-                 "transformer": {"layers": 2, "lr": 3e-3, "clip": 1.0}}
+# ARCHS and ARCH_DEFAULTS (what `None` means for `layers`, `lr` and `clip`, per architecture)
+# live in options.py, with the other defaults below, so the command line reads them cheaply.
 
 
 @dataclass(frozen=True)
@@ -122,20 +118,20 @@ class LMConfig:
     `arch` then: `dataclasses.replace(LMConfig(), arch="transformer")` keeps SGD's lr of 20.
     """
 
-    emb: int = 64
-    hidden: int = 64
-    cell: str = "lstm"
+    emb: int = LM_DEFAULTS["emb"]  # 64
+    hidden: int = LM_DEFAULTS["hidden"]  # 64
+    cell: str = LM_DEFAULTS["cell"]  # "lstm"
     layers: int | None = None  # None: 1 LSTM layer, 2 Transformer blocks
-    dropout: float = 0.2
-    bptt: int = 35  # tokens per chunk of truncated backpropagation through time
-    batch_size: int = 20  # rows of text read side by side
+    dropout: float = LM_DEFAULTS["dropout"]  # 0.2
+    bptt: int = LM_DEFAULTS["bptt"]  # 35 tokens per chunk of truncated backpropagation
+    batch_size: int = LM_DEFAULTS["batch_size"]  # 20 rows of text read side by side
     # The learning rate is divided by 4 after an epoch that did not improve validation.
     lr: float | None = None  # None: SGD at 20 (LSTM) or Adam at 0.003 (Transformer)
     clip: float | None = None  # the gradient norm is clipped to this (None: 0.25 or 1.0)
-    epochs: int = 6
-    arch: str = "lstm"
-    heads: int = 2
-    init: str = "gpt2"
+    epochs: int = LM_DEFAULTS["epochs"]  # 6
+    arch: str = LM_DEFAULTS["arch"]  # "lstm"
+    heads: int = LM_DEFAULTS["heads"]  # 2
+    init: str = LM_DEFAULTS["init"]  # "gpt2"
 
     def __post_init__(self):
         if self.arch not in ARCHS:

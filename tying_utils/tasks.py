@@ -28,9 +28,10 @@ import math
 
 import torch
 
+from .options import TASKS
+
 __all__ = ["TASKS", "FIXED_BATCH_TASKS", "make_batch", "target_of", "batch_tokens"]
 
-TASKS = ("identity", "shift", "permutation", "cycle", "path")
 FIXED_BATCH_TASKS = ("cycle", "path")  # one batch for every seed; `shape` is ignored
 
 

@@ -40,6 +40,7 @@ from torch import nn
 from torch.optim.adam import adam
 
 from .models import EmbedHead
+from .options import INITS, LIMITS, LOSSES
 from .runtime import threads_for
 from .tasks import TASKS, batch_tokens, make_batch
 
@@ -48,12 +49,8 @@ __all__ = [
     "train_pair", "train_many", "estimated_bytes", "memory_parts", "matmul_per_model",
 ]
 
-LOSSES = ("mse", "ce")
-INITS = ("seed", "matched")
 VARIANTS = ("tied", "untied")
 
-# What a run may ask for. The limits keep one run within a few GB and a few minutes on a laptop.
-LIMITS = {"vocab": 5000, "dim": 512, "steps": 100_000, "seeds": 20_000, "bytes": 4_000_000_000}
 MAX_SEED = 2**63 - 1  # seeds are stored as 64-bit integers
 
 # How `_Product` multiplies the small matrices of all models (measured with

@@ -1,8 +1,8 @@
 """The placeholder and the not-answered line, for every checker of tying_utils.exercises.
 
-Every checker (01.1 to 07.3, and any a later notebook adds) answers the placeholder `...` with the
+Every checker (01.1 to 09.3, and any a later notebook adds) answers the placeholder `...` with the
 not-answered line, as does an answer function that still returns `...`; an answer a checker cannot
-read gets one line, not a traceback. test_nb01.py … test_nb07.py hold each notebook's checkers to
+read gets one line, not a traceback. test_nb01.py … test_nb09.py hold each notebook's checkers to
 their hints, with the helpers of checking.py.
 """
 

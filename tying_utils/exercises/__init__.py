@@ -1,6 +1,6 @@
 """Checkers for the "Check yourself" exercises at the end of every notebook.
 
-Used by the "Check yourself" section of every notebook (01–07). An exercise cell holds the
+Used by the "Check yourself" section of every notebook (01–09). An exercise cell holds the
 placeholder `...` until the reader answers it:
 
     your_answer = ...  # replace ... with your answer
@@ -17,7 +17,7 @@ most 100 columns (`WIDTH`), so JupyterLab does not wrap it mid-word:
 
 `core.py` holds what every checker shares (the verdict lines, the `exercise_checker` decorator,
 `call_answer` and the helpers that read an answer; its docstring shows how to write a checker);
-`nb01.py` … `nb07.py` hold each notebook's checkers, and tests/exercises/test_nb01.py … hold
+`nb01.py` … `nb09.py` hold each notebook's checkers, and tests/exercises/test_nb01.py … hold
 each checker to its hints. Every name is re-exported here, so a notebook imports
 `from tying_utils.exercises import check_…`.
 """
@@ -69,6 +69,8 @@ from .nb04 import check_fraction_tied_faster, check_matched_config, check_where_
 from .nb05 import check_rows_changed, check_tied_lm_parameters, check_uniform_perplexity
 from .nb06 import check_adam_bytes_saved, check_tied_logit_scale, check_tying_saving
 from .nb07 import check_copied_head_count, check_decay_groups, check_quantized_head_bytes
+from .nb08 import check_dcp_names, check_pipeline_sync
+from .nb09 import check_gguf_head, check_int8_head_bytes, check_onnx_copy_bytes
 
 __all__ = [
     # the core
@@ -90,10 +92,14 @@ __all__ = [
     "check_tying_saving", "check_tied_logit_scale", "check_adam_bytes_saved",
     # 07
     "check_copied_head_count", "check_decay_groups", "check_quantized_head_bytes",
+    # 08
+    "check_pipeline_sync", "check_dcp_names",
+    # 09
+    "check_onnx_copy_bytes", "check_int8_head_bytes", "check_gguf_head",
 ]
 
 # --- the checkers of later notebooks ------------------------------------------------------------
 # A new notebook's checkers go into their own module, nbNN.py (from .core import ...), and are
 # re-exported here: one import line per notebook below, and its names added to __all__, e.g.
-#     from .nb08 import check_dcp_names, check_pipeline_sync  # noqa: E402
-#     __all__ += ["check_dcp_names", "check_pipeline_sync"]
+#     from .nb10 import check_something  # noqa: E402
+#     __all__ += ["check_something"]
