@@ -24,6 +24,7 @@ import resource
 import statistics
 import sys
 import time
+from functools import partial
 
 import torch
 from contention import wait_until_idle  # benchmarks/contention.py, beside this file
@@ -38,7 +39,8 @@ def seconds(function) -> float:
 
 
 def crossover() -> None:
-    """The three ways `train._matmul` can multiply, for the three products of a training step."""
+    """The three ways `train.matmul_per_model` can multiply, for the three products of a training
+    step."""
     print("| tokens × vocab × dim, models | product | term by term | elementwise | torch.bmm |")
     print("|---|---|---|---|---|")
     settings = [(6, 10, 3, 2000), (6, 10, 3, 200), (6, 40, 6, 400), (20, 40, 6, 400),
@@ -56,8 +58,9 @@ def crossover() -> None:
             times = {}
             for way, (few, small) in ways.items():
                 train.FEW_TERMS, train.SMALL_PRODUCT, train.SMALL_PRODUCT_TOTAL = few, small, small
-                train._matmul(a, b)  # warm-up
-                times[way] = min(seconds(lambda a=a, b=b: train._matmul(a, b)) for _ in range(20))
+                product = partial(train.matmul_per_model, a, b)
+                product()  # warm-up
+                times[way] = min(seconds(product) for _ in range(20))
             print(f"| {tokens}×{vocab}×{dim}, {models} | {name} | "
                   + " | ".join(f"{times[way] * 1e6:.0f} µs" for way in ways) + " |")
     train.FEW_TERMS, train.SMALL_PRODUCT, train.SMALL_PRODUCT_TOTAL, train.LARGE_RESULT = chosen

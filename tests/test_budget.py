@@ -15,11 +15,6 @@ transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
 
-def printed(capsys) -> str:
-    """What the checker printed, its wrapped lines joined into one."""
-    return " ".join(capsys.readouterr().out.split())
-
-
 def hf_count(config: dict) -> int:
     """Unique parameters of the model transformers builds from `config` (a tie counted once)."""
     from tying_utils.tying import count_parameters
@@ -184,60 +179,3 @@ def test_bad_configs_are_one_clear_sentence(config, message):
 def test_not_a_dict_is_refused():
     with pytest.raises(ValueError, match="needs a config dict"):
         parameter_budget(["gpt2"])
-
-
-# --- the "Check yourself" checkers of notebook 06 -------------------------------------------------
-
-def test_check_tying_saving(capsys):
-    from tying_utils.exercises import NOT_ANSWERED, check_tying_saving
-
-    matrix = 128256 * 2048
-    assert not check_tying_saving(...) and NOT_ANSWERED in printed(capsys)
-    assert check_tying_saving(matrix) and "17.5% of the untied model" in printed(capsys)
-    for wrong, hint in ((2 * matrix, "counts both matrices"), (matrix + 128256, "no bias"),
-                        (1_235_814_400, "whole (tied) model"), ("many", "whole number"),
-                        (12345, "one matrix of V × d")):
-        assert not check_tying_saving(wrong)
-        out = printed(capsys)
-        assert out.startswith("❌") and hint in out, (wrong, out)
-
-
-def test_check_tied_logit_scale(capsys):
-    from tying_utils.exercises import NOT_ANSWERED, check_tied_logit_scale
-
-    assert not check_tied_logit_scale(...) and NOT_ANSWERED in printed(capsys)
-    assert check_tied_logit_scale(8) and check_tied_logit_scale(torch.tensor(64.0).sqrt())
-    assert check_tied_logit_scale(4.0, dim=16)
-    capsys.readouterr()
-    for wrong, hint in ((64, "square root"), (1.0, "variances add"), (0.16, "GPT-2's start"),
-                        (3.0, "add the variances"), ("eight", "one number")):
-        assert not check_tied_logit_scale(wrong)
-        out = printed(capsys)
-        assert out.startswith("❌") and hint in out, (wrong, out)
-
-
-def test_the_logit_scale_answer_is_what_a_model_shows():
-    """The checker's truth, √d, is what a tied model under PyTorch's defaults really starts with."""
-    from tying_utils.transformer import TransformerLM
-
-    torch.manual_seed(0)
-    model = TransformerLM(2000, 64, tied=True, init="pytorch", dropout=0.0)
-    logits, _ = model(torch.randint(0, 2000, (4, 35)))
-    assert logits.std().item() == pytest.approx(8.0, rel=0.1)
-
-
-def test_check_adam_bytes_saved(capsys):
-    from tying_utils.exercises import NOT_ANSWERED, check_adam_bytes_saved
-
-    matrix = 256000 * 2048
-    assert not check_adam_bytes_saved(...) and NOT_ANSWERED in printed(capsys)
-    assert check_adam_bytes_saved(16 * matrix) and "8.4 GB" in printed(capsys)
-    assert check_adam_bytes_saved(float(16 * matrix))
-    capsys.readouterr()
-    for wrong, hint in ((matrix, "number of parameters"), (2 * matrix, "bf16 weight alone"),
-                        (8 * matrix, "two fp32 moments"), (12 * matrix, "master weight and"),
-                        (4 * matrix, "one fp32 copy"), (7, "2 + 2 + 4 + 4 + 4"),
-                        (1.5, "whole number")):
-        assert not check_adam_bytes_saved(wrong)
-        out = printed(capsys)
-        assert out.startswith("❌") and hint in out, (wrong, out)

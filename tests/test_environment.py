@@ -17,6 +17,7 @@ in a notebook neither does IPython, which the Jupyter kernel that runs it always
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 import sys
@@ -26,11 +27,20 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import sync_notebooks  # noqa: E402
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module, imported from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync_notebooks = load_tool("sync_notebooks")
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-PACKAGE_FILES = sorted((ROOT / "tying_utils").glob("*.py"))
+PACKAGE_FILES = sorted((ROOT / "tying_utils").rglob("*.py"))  # subpackages too
 # Import name → distribution name, where they differ (pip and pyproject use distribution names).
 DISTRIBUTIONS = {"PIL": "pillow", "yaml": "pyyaml", "sklearn": "scikit-learn",
                  "IPython": "ipython"}

@@ -413,38 +413,3 @@ def test_neighbour_overlap_is_one_for_the_same_matrix_and_low_for_unrelated_ones
     assert neighbour_overlap(first, first, ids) == 1.0
     assert neighbour_overlap(first, 3 * first, ids, k=5) == 1.0  # cosine ignores length
     assert neighbour_overlap(first, second, ids) < 0.2  # chance is about 10 / 200
-
-
-# --- the "Check yourself" checkers of notebook 05 -------------------------------------------------
-
-def test_check_tied_lm_parameters_accepts_the_formula_and_explains_near_misses(capsys):
-    from tying_utils.exercises import check_tied_lm_parameters
-
-    truth = lm_parameter_count(1000, 32, 32, True)
-    assert check_tied_lm_parameters(truth) and "✅" in capsys.readouterr().out
-    assert not check_tied_lm_parameters(lm_parameter_count(1000, 32, 32, False))
-    assert "untied count" in capsys.readouterr().out
-    assert not check_tied_lm_parameters(truth - 1000)
-    assert "bias" in capsys.readouterr().out
-    assert not check_tied_lm_parameters("many") and not check_tied_lm_parameters(True)
-    assert check_tied_lm_parameters(np.int64(lm_parameter_count(50, 8, 8, True)), 50, 8)
-
-
-def test_check_uniform_perplexity(capsys):
-    from tying_utils.exercises import check_uniform_perplexity
-
-    assert check_uniform_perplexity(1000.0, 1000)
-    assert not check_uniform_perplexity(math.log(1000), 1000)
-    assert "cross-entropy" in capsys.readouterr().out
-    assert not check_uniform_perplexity(None, 1000)
-
-
-def test_check_rows_changed(capsys):
-    from tying_utils.exercises import check_rows_changed
-
-    assert check_rows_changed((300, 1000, 1000))
-    assert not check_rows_changed((1000, 1000, 1000))
-    assert "read in the batch" in capsys.readouterr().out
-    assert not check_rows_changed((300, 300, 300))
-    assert "every output row" in capsys.readouterr().out
-    assert not check_rows_changed("all of them")

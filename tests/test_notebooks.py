@@ -5,17 +5,26 @@ nbval (make nbval) checks that the notebooks run; these tests check how they wer
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import sync_notebooks  # noqa: E402
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module, imported from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync_notebooks = load_tool("sync_notebooks")
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # Paths of an author's machine that must not appear in a committed output: this checkout's

@@ -1,24 +1,34 @@
 """The Chinese README (README.zh-CN.md) says what the English one says, from the same results.
 
-tools/sync_notebooks.py writes the notebook table and the two result tables of both READMEs from
-the notebooks and from docs/results/*.json (tests/test_notebooks.py fails when either README
-drifts). These tests check the rest: the two READMEs link each other and show the same figures,
-the committed results were made by the commands the READMEs print, the Chinese prose's claims
-hold on those results, and its terms are used consistently.
+tools/sync_notebooks.py writes the six generated tables of both READMEs (the notebooks, and five of
+results) from the notebooks, docs/results/*.json, docs/sweep/sweep.json and budget.py
+(tests/test_notebooks.py fails when either README drifts). These tests check the rest: the two
+READMEs link each other and show the same figures, the committed results were made by the commands
+the READMEs print, the Chinese prose's claims hold on those results, and its terms are used
+consistently.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import sync_notebooks  # noqa: E402
+
+
+def load_tool(name: str):
+    """A script of tools/ as a module, imported from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync_notebooks = load_tool("sync_notebooks")
 
 README = ROOT / "README.md"
 README_ZH = ROOT / "README.zh-CN.md"

@@ -8,10 +8,12 @@ this script writes, between marker lines:
   the helper package from the repository, with the extras the notebook's imports need; elsewhere
   they do nothing);
 - the kernelspec JupyterLab writes ("Python 3 (ipykernel)"), so opening a notebook changes nothing;
-- in README.md and in its Chinese edition README.zh-CN.md, the same generated blocks: the table of
-  notebooks (number, title, question, time to run, links) and the two result tables, rendered from
-  the committed results in docs/results/ (compare_seed.json, compare_matched.json, lm.json), so
-  the numbers of both READMEs come from one file each and cannot drift apart.
+- in README.md and in its Chinese edition README.zh-CN.md, the same six generated tables: the
+  notebooks (number, title, question, time to run, links); the paired comparison of both starts
+  (docs/results/compare_seed.json, compare_matched.json); the language model (lm.json) and its
+  paired seeds (lm_10_seeds.json); notebook 06's width sweep (docs/sweep/sweep.json); and the real
+  model families (tying_utils/budget.py). So the numbers of both READMEs come from one file each
+  and cannot drift apart.
 
 The Chinese notebook table keeps each notebook's English title and question, as written in the
 notebook itself (the notebooks are in English), and translates only the headers and the run time.

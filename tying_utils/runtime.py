@@ -17,25 +17,14 @@ times slower. The policy, in this order:
    cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`), but no more than the kind
    of work benefits from (`WORK_CAPS`, measured by `benchmarks/contention.py --caps`).
 
-The caps, measured on a 2-core x86_64 CPU (torch 2.13.0; the fastest of three runs, each started
-when no other process was busy; "busy" is one `python -c "while True: pass"` beside it):
-
-| work | 1 thread | 2 threads | 2nd thread, idle | 1 thread, busy | 2 threads, busy |
-|---|---|---|---|---|---|
-| toy: `train_many`, 100 seeds (a click) | 0.27 s | 0.28 s | −4 % | 0.27 s | 0.99 s |
-| toy: `train_many`, 1000 seeds | 1.67 s | 1.38 s | +21 % | 1.57 s | 4.37 s |
-| lm: LSTM epoch, V=1000, d=32 (notebook 05) | 0.70 s | 0.51 s | +38 % | 0.94 s | 2.24 s |
-| lm: LSTM epoch, V=2000, d=64 (`lm`) | 2.38 s | 1.67 s | +42 % | 2.69 s | 5.58 s |
-
-- "toy" gets 1 thread: the explorer's work is no faster on two, a thousand seeds only 21 %
-  faster, and beside one busy process two threads take 2.8 to 3.7 times as long as one.
-- "lm" gets 1 as well. An LSTM epoch is about 40 % faster on two threads of an idle machine, but
-  beside one busy process two threads take 2.1 to 2.4 times as long as one, and far longer at
-  times (another process's two-thread PyTorch job made 100 Transformer steps take 31 s on two
-  threads against 0.6 s on one). The course's readers share their CPUs (Binder, a classroom
-  server, CI), so the default is the choice that cannot stall; on a machine of your own,
-  `set_threads(2)` buys the 40 %. One thread everywhere also makes the notebooks' numbers the
-  same on every machine's CPU count (notebook 05 measures how much the count matters).
+Both kinds of work ("toy": the batched toy trainers and the explorer; "lm": a language-model
+epoch) get one thread. On an idle machine a second thread makes a thousand toy seeds or an LSTM
+epoch somewhat faster, but beside one busy process two threads take several times as long as
+one, and the course's readers share their CPUs (Binder, a classroom server, CI); so the default is
+the choice that cannot stall, and on a machine of your own `set_threads(2)` buys the difference.
+One thread everywhere also makes the notebooks' numbers the same on every machine's CPU count
+(notebook 05 measures how much the count matters). The measurements: the README's Performance
+section (`benchmarks/contention.py`).
 
 Code outside the package (a Hugging Face model in notebook 07, a plain training loop) runs on
 PyTorch's own thread count: `apply_to_torch()` sets it to the policy's.
@@ -54,8 +43,9 @@ import torch
 __all__ = ["WORK_CAPS", "CpuBudget", "cpu_budget", "cgroup_cpu_quota", "choose_threads",
            "set_threads", "threads_for", "apply_to_torch", "describe"]
 
-# The most threads each kind of work gains from (the table above; benchmarks/contention.py
-# --caps): "toy", the batched toy trainers and the explorer; "lm", a language-model epoch.
+# The most threads each kind of work gains from (the README's Performance section;
+# benchmarks/contention.py --caps): "toy", the batched toy trainers and the explorer; "lm", a
+# language-model epoch.
 WORK_CAPS = {"toy": 1, "lm": 1}
 
 _STARTED_WITH = torch.get_num_threads()  # what PyTorch chose before this package was imported

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from checking import verdict
 
 from tying_utils.exercises import NOT_ANSWERED, check_dcp_names, check_pipeline_sync
 
@@ -10,10 +11,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 TIED = {"embedding.weight", "head.weight"}
 
-
-def verdict(capsys, checker, *args):
-    ok = checker(*args)
-    return ok, capsys.readouterr().out.strip()
 
 
 @pytest.mark.parametrize("sync, ok, phrase", [

@@ -1,14 +1,15 @@
-"""Checkers for the "Check yourself" exercises of notebook 09 (export_and_deploy).
+"""Notebook 09 (export_and_deploy): the bytes an ONNX export's copy of a tied matrix adds, the
+matrix a GGUF loader uses for the output layer, and the bytes an int8 head adds.
 
-Built on the shared core of `exercises.py` (`exercise_checker`, `call_answer`, `_verdict`), which
-re-exports them, so a notebook imports them from `tying_utils.exercises` like every other checker.
+Built on the shared core (core.py: `exercise_checker`, `call_answer`, `_verdict`) and re-exported
+from the package, so a notebook imports them from `tying_utils.exercises` like every other checker.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .exercises import _as_whole_number, _verdict, call_answer, exercise_checker
+from .core import _as_whole_number, _verdict, call_answer, exercise_checker
 
 __all__ = ["check_gguf_head", "check_int8_head_bytes", "check_onnx_copy_bytes"]
 

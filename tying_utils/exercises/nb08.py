@@ -1,13 +1,15 @@
-"""Checkers for the "Check yourself" exercises of notebook 08 (ties_across_ranks).
+"""Notebook 08 (ties_across_ranks): the gradients both pipeline copies of a tied matrix must hold,
+and the names `get_state_dict` writes for a tied matrix into the model and the optimizer state.
 
-Written like every checker of `exercises.py` (its docstring says how), and re-exported from it.
+Written like every checker (core.py's docstring says how), and re-exported from the package.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .exercises import _verdict, call_answer, exercise_checker
+from ..transformer import TransformerLM
+from .core import _verdict, call_answer, exercise_checker
 
 __all__ = ["check_pipeline_sync", "check_dcp_names"]
 
@@ -45,9 +47,10 @@ def check_pipeline_sync(sync) -> bool:
 
 
 def _saved_names() -> tuple[set[str], set[str]]:
+    # Imported here, not at the top: torch.distributed.checkpoint takes seconds to import, and
+    # every notebook imports this package.
     from torch.distributed.checkpoint.state_dict import get_state_dict
 
-    from .transformer import TransformerLM
     model = TransformerLM(vocab=8, dim=4, tied=True, layers=1, heads=1, context=4, dropout=0.0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.zeros(1, 3, dtype=torch.long))[0].sum().backward()

@@ -1,10 +1,11 @@
-"""Notebook 09's checkers (tying_utils/exercises_nb09.py): right answers pass, each known mistake
+"""Notebook 09's checkers (tying_utils/exercises/nb09.py): right answers pass, each known mistake
 gets its own hint. test_exercise_solutions.py runs the notebook's solutions through them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from checking import verdict
 
 from tying_utils.exercises import (
     NOT_ANSWERED,
@@ -12,11 +13,6 @@ from tying_utils.exercises import (
     check_int8_head_bytes,
     check_onnx_copy_bytes,
 )
-
-
-def verdict(capsys, checker, *args):
-    ok = checker(*args)
-    return ok, capsys.readouterr().out.strip()
 
 
 def test_onnx_copy_bytes(capsys):
