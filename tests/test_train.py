@@ -235,7 +235,7 @@ def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients(fused):
     from tying_utils.train import _Adam, _has_fused_adam
 
     if fused and not _has_fused_adam():
-        pytest.skip("this PyTorch has no fused Adam for the CPU (2.4 and later do)")
+        pytest.skip("this PyTorch has no fused Adam kernel for the CPU (2.4 and later do)")
     grads = [torch.tensor([0.0, 1e-20, -3e-23, 0.5, -2.0, 1e-30, 0.0, 7e-3])] * 3
     grads.append(torch.zeros(8))
     grads += [torch.linspace(-3, 2, 8) * 10.0**-k for k in range(0, 40, 3)]
@@ -253,7 +253,7 @@ def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients(fused):
 
 
 def test_the_trainer_equals_the_loop_with_adam_written_out(monkeypatch):
-    """Where PyTorch has no fused Adam for the CPU (before 2.4), train_many writes Adam out."""
+    """Where PyTorch has no fused Adam kernel (before 2.4), train_many writes Adam out."""
     from tying_utils import train
 
     monkeypatch.setattr(train, "_FUSED_ADAM", False)
@@ -302,22 +302,21 @@ def test_memory_message_rounds_up_so_the_need_shows_above_the_limit(monkeypatch)
         train_many(RunConfig(steps=2), 2)
 
 
-def test_without_a_usable_fused_adam_it_is_written_out(monkeypatch):
-    """A fused Adam that refuses the CPU (PyTorch before 2.4) or these arguments: the written-out
+def test_without_a_usable_fused_kernel_adam_is_written_out(monkeypatch):
+    """No `torch._fused_adam_`, or one that refuses the CPU or these arguments: the written-out
     update, with the same numbers."""
     from tying_utils import train
 
-    def refuses_the_cpu(*args, **kwargs):
-        raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
-                           "supported devices: ['cuda', 'xpu', 'privateuseone'].")
-
     def refuses(*args, **kwargs):
-        raise TypeError("adam() got an unexpected keyword argument 'maximize'")
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'maximize'")
 
     reference = train_many(RunConfig(steps=30), [0, 1], dtype=torch.float64)
-    for replacement in (refuses, refuses_the_cpu):
+    for replacement in (refuses, None):
         monkeypatch.setattr(train, "_FUSED_ADAM", None)
-        monkeypatch.setattr(train, "adam", replacement)
+        if replacement is None:
+            monkeypatch.delattr(torch, "_fused_adam_")
+        else:
+            monkeypatch.setattr(torch, "_fused_adam_", replacement)
         assert train._has_fused_adam() is False
         run = train_many(RunConfig(steps=30), [0, 1], dtype=torch.float64)
         for variant in ("tied", "untied"):

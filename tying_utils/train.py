@@ -18,7 +18,7 @@ because it does by hand what autograd and the optimizer do in general:
 - a tied model has one matrix, W: its embedding lookups read rows of W and send their gradient
   back into W, which is what tying means (notebook 02);
 - all parameters of all models live in one flat tensor, so one Adam update is one operation
-  (the fused update of `torch.optim.Adam(fused=True)`) for the whole batch of models;
+  (PyTorch's fused Adam kernel) for the whole batch of models;
 - at the explorer's 100 seeds, starting a step's operations takes a large share of its time, so a
   step does as few as it can: a loss's sums are scaled once after training, not at every step,
   and the products are set up once on tensors that each step overwrites.
@@ -37,7 +37,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.adam import adam
 
 from .models import EmbedHead
 from .options import INITS, LIMITS, LOSSES
@@ -400,13 +399,14 @@ def matmul_per_model(a: torch.Tensor, b: torch.Tensor,
 class _Adam:
     """`torch.optim.Adam` for one flat tensor of parameters, with the same numbers.
 
-    `step` runs the fused update of `torch.optim.Adam(fused=True)` (PyTorch 2.4 and later have it
-    for the CPU) through its functional form, `torch.optim.adam.adam`: one operation for the whole
-    update, without the optimizer object's bookkeeping around it, which on these small models
-    takes longer than the arithmetic. Without a fused update for the CPU, it runs
+    `step` runs PyTorch's fused Adam kernel, the one operation that `torch.optim.Adam(fused=True)`
+    runs for the whole update (PyTorch 2.4 and later have it for the CPU). Without it, it runs
     `step_written_out`: the same update as a few tensor operations, in the order of PyTorch's
     default (single-tensor) Adam. Read that one to see what Adam does; tests hold each to
-    `torch.optim.Adam` bit for bit.
+    `torch.optim.Adam` bit for bit. The kernel is a private function: the public functional
+    form, `torch.optim.adam.adam(..., fused=True)`, gives the same numbers but measured 1.13-1.22x
+    as slow at the explorer's 100 seeds (1.02-1.05x at 1000), over the 10% a change may cost, so
+    it waits for a measurement on an idle machine (the README's Performance section).
     """
 
     def __init__(self, params: torch.Tensor, lr: float, betas=(0.9, 0.999), eps=1e-8,
@@ -416,7 +416,7 @@ class _Adam:
         self.exp_avg_sq = torch.zeros_like(params)
         self.steps_taken = 0
         self.fused = _has_fused_adam() if fused is None else fused
-        self._step_count = torch.zeros((), dtype=torch.float32)  # the fused update counts here
+        self._step_count = torch.zeros((), dtype=torch.float32)  # the fused kernel reads it
         self._denom = torch.empty_like(params)
         # The constants as numbers of the parameters' type: the same arithmetic as Python
         # numbers, without converting them at every step.
@@ -428,9 +428,10 @@ class _Adam:
             self.step_written_out(grad)
             return
         self.steps_taken += 1
-        adam([self.params], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self._step_count],
-             fused=True, amsgrad=False, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
-             weight_decay=0.0, eps=self.eps, maximize=False)
+        self._step_count += 1
+        torch._fused_adam_([self.params], [grad], [self.exp_avg], [self.exp_avg_sq], [],
+                           [self._step_count], amsgrad=False, lr=self.lr, beta1=self.betas[0],
+                           beta2=self.betas[1], weight_decay=0.0, eps=self.eps, maximize=False)
 
     def step_written_out(self, grad: torch.Tensor) -> None:
         beta1, beta2 = self.betas
@@ -450,16 +451,17 @@ class _Adam:
 
 
 def _has_fused_adam() -> bool:
-    """Whether this PyTorch has the fused Adam update for the CPU (2.4 and later do)."""
+    """Whether this PyTorch has the fused Adam kernel for the CPU (2.4 and later do), with the
+    arguments it is called with here (a private function, so a later PyTorch may change them)."""
     global _FUSED_ADAM
     if _FUSED_ADAM is None:
         one = [torch.zeros(1)]
         try:
-            adam(one, [torch.zeros(1)], [torch.zeros(1)], [torch.zeros(1)], [],
-                 [torch.zeros(())], fused=True, amsgrad=False, lr=0.1, beta1=0.9, beta2=0.999,
-                 weight_decay=0.0, eps=1e-8, maximize=False)
+            torch._fused_adam_(one, [torch.zeros(1)], [torch.zeros(1)], [torch.zeros(1)], [],
+                               [torch.ones(())], amsgrad=False, lr=0.1, beta1=0.9, beta2=0.999,
+                               weight_decay=0.0, eps=1e-8, maximize=False)
             _FUSED_ADAM = True
-        except (NotImplementedError, RuntimeError, TypeError):
+        except (AttributeError, NotImplementedError, RuntimeError, TypeError):
             _FUSED_ADAM = False
     return _FUSED_ADAM
 
