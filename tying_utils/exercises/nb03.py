@@ -50,7 +50,7 @@ def check_blog_heads(same) -> bool:
         return _verdict(False, "", "Answer with True or False.")
     return _verdict(
         answer == truth,
-        "Right: the second model draws its weights after the first has used the generator, so "
+        "the second model draws its weights after the first has used the generator, so "
         "the two heads differ and the comparison is not paired.",
         "Both models draw from one random generator, one after the other. Does the second "
         "model see the same random numbers as the first?",

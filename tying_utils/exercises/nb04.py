@@ -25,7 +25,7 @@ def check_fraction_tied_faster(answer, tied_steps, untied_steps) -> bool:
         return abs(value - x * scale) < half_a_seed * scale
 
     if near(truth):
-        return _verdict(True, f"Right: tied is first in {truth:.1%} of the {seeds} paired seeds "
+        return _verdict(True, f"tied is first in {truth:.1%} of the {seeds} paired seeds "
                         "(equal steps count for neither).", "")
     with_equal = float(np.mean(tied_steps <= untied_steps))
     untied_first = float(np.mean(untied_steps < tied_steps))
@@ -73,12 +73,12 @@ def check_where_tying_hurts(task) -> bool:
                         '"shift".')
     return _verdict(
         True,
-        "Right: shift. A tied model scores token j after token i as W_i·W_j + b_j. To predict "
+        "shift. A tied model scores token j after token i as W_i·W_j + b_j. To predict "
         "the whole cycle 0 → 1 → … → 9 → 0 it must score i + 1 above i for every i; adding "
         "those inequalities, the biases cancel and Σ W_i·W_{i+1} > Σ |W_i|² is left, which "
         "Cauchy–Schwarz forbids. The shift task's batches of 6 tokens never hold the whole "
-        "cycle, and a tied model can fit such a batch: there it is not incapable, only much "
-        "slower.",
+        "cycle, and a tied model can fit such a batch: in notebook 04, 90–93% of tied seeds had "
+        "fit theirs by step 2000 (every untied seed had), the rest not by then.",
         "",
     )
 
@@ -95,7 +95,7 @@ def check_matched_config(config) -> bool:
                         f"experiment, e.g. RunConfig(task=\"identity\"); you gave a "
                         f"{type(config).__name__}.")
     if config.init == "matched":
-        return _verdict(True, "Right: with init='matched' the untied embedding starts as a copy "
+        return _verdict(True, "with init='matched' the untied embedding starts as a copy "
                         "of the head weight, so at step 0 both models compute the same logits "
                         "and differ only in sharing.", "")
     if config.data_seed is not None:

@@ -36,7 +36,7 @@ def check_tied_lm_parameters(answer, vocab: int = 1000, dim: int = 32) -> bool:
     hint = near_misses.get(answer, "Add up: one shared V·d matrix, the head bias (V), and the "
                            "LSTM: 4 gates × (d·d input weights + d·d recurrent weights + 2·d "
                            "biases).")
-    return _verdict(answer == truth, f"Right: {truth:,} parameters.", hint)
+    return _verdict(answer == truth, f"{truth:,} parameters.", hint)
 
 
 @exercise_checker
@@ -60,7 +60,7 @@ def check_uniform_perplexity(answer, vocab: int) -> bool:
                 "and one token costs −ln(1/V) nats.")
     else:
         hint = "Perplexity is exp(mean cross-entropy), and each token costs −ln(1/V) nats."
-    return _verdict(near(vocab), f"Right: a uniform guess over {vocab} words has perplexity "
+    return _verdict(near(vocab), f"a uniform guess over {vocab} words has perplexity "
                     f"{vocab}, as if choosing among V equally likely words.", hint)
 
 
@@ -90,6 +90,6 @@ def check_rows_changed(answer, vocab: int = 1000, words_in_batch: int = 300) -> 
         hint = (f"The tied matrix has {vocab} rows, one per word: it serves as input embedding "
                 "and as output matrix, and as the output matrix every row gets a gradient.")
     return _verdict(given == truth,
-                    f"Right: {words_in_batch} input rows, all {vocab} output rows, and all "
+                    f"{words_in_batch} input rows, all {vocab} output rows, and all "
                     f"{vocab} rows of a tied matrix (it is the output matrix too).", hint)
 
