@@ -67,6 +67,8 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
     """The corpus `source` names: "pydoc" (the default, shipped with Python), a UTF-8 text file
     (cut into 80% train, 10% valid, 10% test, in order), or a folder holding train.txt, valid.txt
     and test.txt."""
+    if str(source) in SHIPPED:
+        return _split_text(str(source), shipped_text(str(source)))
     if str(source) == "pydoc":
         from pydoc_data.topics import topics  # Python's own help texts: ~465k characters on 3.11
 
@@ -103,6 +105,26 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
         f"no corpus at {str(path)!r}: give 'pydoc', a text file, or a folder with train.txt, "
         f"valid.txt and test.txt."
     )
+
+
+# Corpora shipped inside the package: name → (file in tying_utils/data, sha256 of its text).
+# "jargon": the Jargon File 4.4.7 (Eric S. Raymond, public domain), as Debian's package
+# jargon-text 4.4.7-4.1 ships it (jargon.txt.gz, copied unchanged): 1,618,757 characters of
+# English about computing and hacker culture, a second corpus unlike Python's help texts.
+SHIPPED = {"jargon": ("jargon-4.4.7.txt.gz",
+                      "40dfb4b98191a670a09a183d5798d50f243d23fdbd1495dcc0aca2ce5895ba97")}
+
+
+def shipped_text(name: str) -> str:
+    """The text of the shipped corpus `name`, checked against its recorded sha256."""
+    import gzip
+
+    file, sha256 = SHIPPED[name]
+    text = gzip.decompress((Path(__file__).parent / "data" / file).read_bytes()).decode("utf-8")
+    if _sha256(text) != sha256:
+        raise ValueError(f"the shipped corpus {name!r} does not match its sha256: reinstall "
+                         f"tying_utils.")
+    return text
 
 
 def _read_text(path: Path) -> str:
