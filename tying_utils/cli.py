@@ -682,7 +682,7 @@ def _add_sweep(commands) -> None:
         "sweep",
         help="when does tying pay? tied vs untied Transformers over a range of widths",
         description="Train tied, untied and size-matched untied Transformer language models at "
-        "several widths, over paired seeds, and report the paired difference in validation "
+        "several widths, over paired seeds, and report the paired difference in test "
         "perplexity against the input embedding's share of the untied model (notebook 06). "
         "The JSON records the command, the configuration, every run's perplexities and the "
         "seconds it took.",
@@ -882,12 +882,12 @@ def sweep_table(result: dict) -> str:
     lines = [
         f"vocab={config['vocab']} transformer layers={config['layers']} heads={config['heads']} "
         f"init={config['init']} epochs={config['epochs']} seeds={len(config['seeds'])}; "
-        f"valid ppl mean over seeds, Δ = paired mean [95% interval]",
+        f"test ppl mean over seeds, Δ = paired mean [95% interval]",
         f"{'d':>4}{'share':>7}{'tied':>8}{'untied':>8}{'d′':>4}{'matched':>8}"
         f"{'Δ tied−untied':>24}{'Δ tied−matched':>24}",
     ]
     for point in result["points"]:
-        valid = {v: sum(x) / len(x) for v, x in point["valid_ppl"].items()}
+        valid = {v: sum(x) / len(x) for v, x in point["test_ppl"].items()}
         cells = []
         for name in ("tied_minus_untied", "tied_minus_size_matched"):
             low, high = point[name]["ci95"]
