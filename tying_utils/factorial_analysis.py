@@ -102,7 +102,7 @@ def wilson_interval(successes: float, count: int) -> list[float]:
     z, p = 1.96, successes / count
     centre = (p + z * z / (2 * count)) / (1 + z * z / count)
     half = z * math.sqrt(p * (1 - p) / count + z * z / (4 * count * count)) / (1 + z * z / count)
-    return [centre - half, centre + half]
+    return [max(0.0, centre - half), min(1.0, centre + half)]  # not -1e-17 at 0 of n
 
 
 def convergence(runs: list[dict], other: str = "untied") -> list[dict]:
