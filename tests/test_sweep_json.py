@@ -85,7 +85,7 @@ def test_every_point_is_consistent(sweep):
         assert point["embedding_share"] == pytest.approx(vocab * width / counts["untied"])
         for name, other in (("tied_minus_untied", "untied"),
                             ("tied_minus_size_matched", "untied_size_matched")):
-            differences = np.subtract(point["valid_ppl"]["tied"], point["valid_ppl"][other])
+            differences = np.subtract(point["test_ppl"]["tied"], point["test_ppl"][other])
             expected = paired_interval(differences)
             assert point[name]["mean"] == pytest.approx(expected["mean"])
             assert point[name]["ci95"] == pytest.approx(expected["ci95"])

@@ -54,6 +54,7 @@ LM_PAIRED_RESULTS = RESULTS / "lm_10_seeds.json"
 LM_PAIRED_COMMAND = ("python -m tying_utils lm --seeds 10 --threads 1 "
                      "--json docs/results/lm_10_seeds.json")
 SWEEP_RESULTS = ROOT / "docs" / "sweep" / "sweep.json"  # its command is stored inside it
+FACTORIAL_RESULTS = RESULTS / "factorial.json"  # notebook 06's factorial; its command inside
 
 BADGES_START = "<!-- badges: written by tools/sync_notebooks.py -->"
 BADGES_END = "<!-- /badges -->"
@@ -75,6 +76,9 @@ PAIRED_START = ("<!-- lm-paired: written by tools/sync_notebooks.py from "
 PAIRED_END = "<!-- /lm-paired -->"
 SWEEP_START = "<!-- sweep-table: written by tools/sync_notebooks.py from docs/sweep/sweep.json -->"
 SWEEP_END = "<!-- /sweep-table -->"
+FACTORIAL_START = ("<!-- factorial-table: written by tools/sync_notebooks.py from "
+                   "docs/results/factorial.json -->")
+FACTORIAL_END = "<!-- /factorial-table -->"
 REAL_START = "<!-- real-models: written by tools/sync_notebooks.py from tying_utils/budget.py -->"
 REAL_END = "<!-- /real-models -->"
 
@@ -205,10 +209,21 @@ WORDS = {
                      "with Adam in mixed precision (notebook 06).",
         "sweep_header": "| width d | embedding share | tied − untied [95% interval] "
                         "| tied − size-matched untied [95% interval] |",
-        "sweep_note": "Validation perplexity, paired over {seeds} seeds, mean with a 95% "
-                      "t-interval; {epochs} epochs on a vocabulary of {vocab}. From "
-                      "`docs/sweep/sweep.json`, written by `{command}` ({minutes:.0f} min on "
-                      "{threads} thread).",
+        "sweep_note": "Test perplexity, paired over {seeds} seeds, mean with a 95% "
+                      "t-interval, rounded to the interval's precision; {epochs} epochs on a "
+                      "vocabulary of {vocab}. From `docs/sweep/sweep.json`, written by "
+                      "`{command}` ({minutes:.0f} min on {threads} thread).",
+        "factorial_header": "| corpus | architecture | optimizer (lr) | V | tied − untied "
+                            "[95% interval] | tied − size-matched untied [95% interval] "
+                            "| tied first to the threshold |",
+        "factorial_note": "Test perplexity after one epoch (at most {tokens:,} training "
+                          "tokens), width {width}, paired over {seeds} seeds, mean with a 95% "
+                          "t-interval "
+                          "rounded to its precision; the learning rate of each architecture × "
+                          "optimizer chosen on validation data from a grid. Last column: the "
+                          "fraction of seeds in which tied reaches 1.25 × the worse variant's "
+                          "final validation-subset perplexity first, with its 95% Wilson "
+                          "interval. From `docs/results/factorial.json`, written by `{command}`.",
     },
     "zh": {
         "notebook_header": "| # | 笔记本 | 它回答的问题 | 运行时间 | 打开 |",
@@ -245,9 +260,17 @@ WORDS = {
                      "（笔记本 06）。",
         "sweep_header": "| 宽度 d | 嵌入层占比 | 绑定 − 不绑定 [95% 区间] "
                         "| 绑定 − 参数量匹配的不绑定 [95% 区间] |",
-        "sweep_note": "验证集困惑度，{seeds} 个成对的随机种子，均值与 95% t 区间；词表 {vocab}，"
-                      "训练 {epochs} 轮。数据来自 `docs/sweep/sweep.json`，由 `{command}` 生成"
-                      "（单线程 {minutes:.0f} 分钟）。",
+        "sweep_note": "测试集困惑度，{seeds} 个成对的随机种子，均值与 95% t 区间，按区间的精度"
+                      "取舍；词表 {vocab}，训练 {epochs} 轮。数据来自 `docs/sweep/sweep.json`，"
+                      "由 `{command}` 生成（单线程 {minutes:.0f} 分钟）。",
+        "factorial_header": "| 语料 | 架构 | 优化器（学习率） | V | 绑定 − 不绑定 [95% 区间] "
+                            "| 绑定 − 参数量匹配的不绑定 [95% 区间] | 绑定先达到阈值 |",
+        "factorial_note": "训练一轮（最多 {tokens:,} 个训练词元）后的测试集困惑度，宽度 {width}，"
+                          "{seeds} 个成对的随机种子，均值与 95% t 区间，按区间的精度取舍；"
+                          "每种架构 × 优化器的学习率在验证集上从一组候选值中选出。最后一列："
+                          "绑定模型先达到阈值（较差一方最终验证集困惑度的 1.25 倍）的随机种子"
+                          "比例，及其 95% Wilson 区间。数据来自 `docs/results/factorial.json`，"
+                          "由 `{command}` 生成。",
     },
 }
 
@@ -420,15 +443,15 @@ def real_models_table(language: str = "en") -> str:
 
 def sweep_table(language: str = "en") -> str:
     """Notebook 06's width sweep: the paired differences at each width."""
+    from tying_utils.factorial_analysis import interval_text  # rounded to the interval
+
     words = WORDS[language]
     sweep = _load_results(SWEEP_RESULTS)
     rows = []
     for point in sweep["points"]:
         cells = [str(point["width"]), f"{point['embedding_share']:.1%}"]
         for name in ("tied_minus_untied", "tied_minus_size_matched"):
-            low, high = point[name]["ci95"]
-            cells.append(f"{point[name]['mean']:+.1f} [{low:+.1f}, {high:+.1f}]"
-                         .replace("-", "−"))
+            cells.append(interval_text(point[name]).replace("-", "−"))
         rows.append("| " + " | ".join(cells) + " |")
     config = sweep["config"]
     note = words["sweep_note"].format(seeds=len(config["seeds"]), epochs=config["epochs"],
@@ -437,6 +460,31 @@ def sweep_table(language: str = "en") -> str:
                                       threads=sweep["threads"])
     return "\n".join([SWEEP_START, words["sweep_header"], "|---|---|---|---|", *rows, "",
                       *_wrap(note, language), SWEEP_END])
+
+
+def factorial_table(language: str = "en") -> str:
+    """Notebook 06's factorial: per cell, the paired test differences and who converges first."""
+    from tying_utils.factorial_analysis import cell_differences, convergence, interval_text
+
+    words = WORDS[language]
+    result = _load_results(FACTORIAL_RESULTS)
+    speed = {tuple(r[k] for k in ("corpus", "arch", "optimizer", "vocab_cap")): r
+             for r in convergence(result["runs"])}
+    rows = []
+    for row in cell_differences(result["runs"]):
+        key = tuple(row[k] for k in ("corpus", "arch", "optimizer", "vocab_cap"))
+        first, (low, high) = speed[key]["tied_first"], speed[key]["tied_first_ci95"]
+        cells = [row["corpus"], row["arch"], f"{row['optimizer']} ({row['lr']:g})",
+                 str(row["vocab"]), interval_text(row["tied_minus_untied"]).replace("-", "−"),
+                 interval_text(row["tied_minus_size_matched"]).replace("-", "−"),
+                 f"{first:.0%} ({low:.0%}–{high:.0%})"]
+        rows.append("| " + " | ".join(cells) + " |")
+    config = result["config"]
+    tokens = config["max_train_tokens"]
+    note = words["factorial_note"].format(tokens=tokens, width=config["width"],
+                                          seeds=len(config["seeds"]), command=result["command"])
+    return "\n".join([FACTORIAL_START, words["factorial_header"], "|---|---|---|---|---|---|---|",
+                      *rows, "", *_wrap(note, language), FACTORIAL_END])
 
 
 def _wrap(text: str, language: str) -> list[str]:
@@ -467,6 +515,7 @@ def render_readme(text: str, repo: str, language: str, where: str) -> str:
               (LM_START, LM_END, lm_table(language)),
               (PAIRED_START, PAIRED_END, lm_paired_table(language)),
               (SWEEP_START, SWEEP_END, sweep_table(language)),
+              (FACTORIAL_START, FACTORIAL_END, factorial_table(language)),
               (REAL_START, REAL_END, real_models_table(language))]
     for start, end, block in blocks:
         text = _replace_block(text, start, end, block, where)

@@ -697,7 +697,7 @@ def _add_sweep(commands) -> None:
         "sweep",
         help="when does tying pay? tied vs untied Transformers over a range of widths",
         description="Train tied, untied and size-matched untied Transformer language models at "
-        "several widths, over paired seeds, and report the paired difference in validation "
+        "several widths, over paired seeds, and report the paired difference in test "
         "perplexity against the input embedding's share of the untied model (notebook 06). "
         "The JSON records the command, the configuration, every run's perplexities and the "
         "seconds it took.",
@@ -732,6 +732,36 @@ def _add_sweep(commands) -> None:
     option("--batch-size", LM_RANGES["batch_size"], defaults.batch_size, "rows of text per batch")
     option("--lr", LM_RANGES["lr"], defaults.lr, "Adam's learning rate")
     option("--clip", LM_RANGES["clip"], defaults.clip, "gradient norm clip")
+    factorial = p.add_argument_group(
+        "the factorial (notebook 06: docs/results/factorial.json)",
+        "Give --archs to cross architecture x optimizer x vocabulary cap at one width (--widths "
+        "D) instead of sweeping widths: each architecture keeps its own layers, dropout, context, "
+        "batch and clip (the lm defaults), and each architecture x optimizer trains at the rate "
+        "of a small grid that does best on validation data.")
+    factorial.add_argument("--archs", nargs="+", choices=("lstm", "transformer"), default=None,
+                           help="the architectures to cross (this turns the factorial on)")
+    factorial.add_argument("--optimizers", nargs="+", choices=("sgd", "adam"),
+                           default=["sgd", "adam"], help="the optimizers (default sgd adam)")
+    factorial.add_argument("--vocab-caps", nargs="+", type=LM_RANGES["vocab_cap"],
+                           default=[1000, 4000], metavar="V",
+                           help="the vocabulary caps, <unk> included (default 1000 4000)")
+    factorial.add_argument("--other-corpora", nargs="*", default=["jargon"], metavar="CORPUS",
+                           help="corpora that repeat every arch x optimizer at the first cap "
+                           "(default jargon: the Jargon File shipped with the package)")
+    factorial.add_argument("--evals-per-epoch", type=whole(1, 1000), default=10,
+                           help="validation-subset evaluations per epoch, the convergence "
+                           "curve (1 to 1000; default 10)")
+    factorial.add_argument("--valid-subset", type=whole(10, 10_000_000), default=5000,
+                           help="tokens of the validation split the curve reads (default 5000)")
+    factorial.add_argument("--max-train-tokens", type=whole(10, 1_000_000_000), default=80_000,
+                           help="each corpus's training split cut to this (default 80000)")
+    factorial.add_argument("--shard", type=_shard, default=(1, 1), metavar="I/N",
+                           help="train only every N-th run from the I-th (merge with --merge)")
+    factorial.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
+                           help="where finished runs are kept, so an interrupted factorial "
+                           "continues where it stopped (default: DIR named after --json)")
+    factorial.add_argument("--merge", nargs="+", type=Path, default=None, metavar="SHARD.json",
+                           help="join the JSON files of shards 1/N..N/N into --json")
     p.add_argument("--device", default=None, choices=("cpu", "cuda"),
                    help="cpu or cuda (default: cuda when available; the committed sweep ran on "
                    "the CPU, which is what its numbers reproduce on)")
@@ -743,6 +773,13 @@ def _add_sweep(commands) -> None:
                    help="save the figure: the paired differences against the embedding's share")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_sweep)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"must be I/N with 1 <= I <= N, got {text!r}")
+    return int(index), int(count)
 
 
 def sweep_arguments(argv: list[str]) -> argparse.Namespace:
@@ -797,6 +834,11 @@ def _run_sweep(args) -> int:
     from . import runtime
     from .corpus import load_corpus, prepare
     from .lm_training import default_device, run_sweep
+
+    if args.archs is not None or args.merge is not None:
+        from .factorial_cli import run_factorial_command
+
+        return run_factorial_command(args)
 
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise UsageError(f"--plot must name a .png file, got {str(args.plot)!r}.")
@@ -857,12 +899,12 @@ def sweep_table(result: dict) -> str:
     lines = [
         f"vocab={config['vocab']} transformer layers={config['layers']} heads={config['heads']} "
         f"init={config['init']} epochs={config['epochs']} seeds={len(config['seeds'])}; "
-        f"valid ppl mean over seeds, Δ = paired mean [95% interval]",
+        f"test ppl mean over seeds, Δ = paired mean [95% interval]",
         f"{'d':>4}{'share':>7}{'tied':>8}{'untied':>8}{'d′':>4}{'matched':>8}"
         f"{'Δ tied−untied':>24}{'Δ tied−matched':>24}",
     ]
     for point in result["points"]:
-        valid = {v: sum(x) / len(x) for v, x in point["valid_ppl"].items()}
+        valid = {v: sum(x) / len(x) for v, x in point["test_ppl"].items()}
         cells = []
         for name in ("tied_minus_untied", "tied_minus_size_matched"):
             low, high = point[name]["ci95"]

@@ -70,12 +70,12 @@ def tokenize(text: str) -> list[str]:
 
 def load_corpus(source: str | Path = "pydoc") -> Corpus:
     """The corpus `source` names: "pydoc" (the default: CPython 3.11.7's help texts, shipped with
-    this package, the same on every Python), "python-help" (the running Python's own help texts,
-    which change between versions), a UTF-8 text file (cut into 80% train, 10% valid, 10% test, in
-    order), or a folder holding train.txt, valid.txt and test.txt."""
-    if str(source) == "pydoc":
-        text = gzip.decompress(DEFAULT_CORPUS_FILE.read_bytes()).decode("utf-8")
-        return _split_text("pydoc", text)
+    this package, the same on every Python), "jargon" (the Jargon File 4.4.7, shipped too),
+    "python-help" (the running Python's own help texts, which change between versions), a UTF-8
+    text file (cut into 80% train, 10% valid, 10% test, in order), or a folder holding train.txt,
+    valid.txt and test.txt."""
+    if str(source) in SHIPPED:
+        return _split_text(str(source), shipped_text(str(source)))
     if str(source) == "python-help":
         from pydoc_data.topics import topics  # this Python's help texts: ~465k characters
 
@@ -110,9 +110,29 @@ def load_corpus(source: str | Path = "pydoc") -> Corpus:
                          f"a socket): give 'pydoc', 'python-help', a text file, or a corpus "
                          f"folder.")
     raise ValueError(
-        f"no corpus at {str(path)!r}: give 'pydoc', 'python-help', a text file, or a folder "
-        f"with train.txt, valid.txt and test.txt."
+        f"no corpus at {str(path)!r}: give 'pydoc', 'python-help', 'jargon', a text file, or a "
+        f"folder with train.txt, valid.txt and test.txt."
     )
+
+
+# Corpora shipped inside the package: name → (file in tying_utils/data, sha256 of its text).
+# "pydoc": CPython 3.11.7's help texts (data/README.md). "jargon": the Jargon File 4.4.7 (Eric S.
+# Raymond, public domain), as Debian's package jargon-text 4.4.7-4.1 ships it (jargon.txt.gz,
+# copied unchanged): 1,618,757 characters of English about computing and hacker culture, a second
+# corpus unlike Python's help texts (data/JARGON.md).
+SHIPPED = {"pydoc": (DEFAULT_CORPUS_FILE.name, DEFAULT_CORPUS_SHA256),
+           "jargon": ("jargon-4.4.7.txt.gz",
+                      "40dfb4b98191a670a09a183d5798d50f243d23fdbd1495dcc0aca2ce5895ba97")}
+
+
+def shipped_text(name: str) -> str:
+    """The text of the shipped corpus `name`, checked against its recorded sha256."""
+    file, sha256 = SHIPPED[name]
+    text = gzip.decompress((Path(__file__).parent / "data" / file).read_bytes()).decode("utf-8")
+    if _sha256(text) != sha256:
+        raise ValueError(f"the shipped corpus {name!r} does not match its sha256: reinstall "
+                         f"tying_utils.")
+    return text
 
 
 def _read_text(path: Path) -> str:

@@ -394,8 +394,8 @@ def paired_interval(differences) -> dict:
 
 def sweep_point(runs: dict[str, list[LMRun]], vocab: int) -> dict:
     """One width of the sweep, from `compare_variants`' runs: sizes, per-seed perplexities, and
-    the paired differences in final validation perplexity (tied − untied, tied − size-matched
-    untied) with their 95% intervals. `embedding_share` is V·d over the untied model's
+    the paired differences in test perplexity (tied − untied, tied − size-matched untied) with
+    their 95% intervals. `embedding_share` is V·d over the untied model's
     parameters: the fraction of the untied model that tying removes."""
     tied, untied = runs["tied"][0], runs["untied"][0]
     point = {
@@ -409,9 +409,9 @@ def sweep_point(runs: dict[str, list[LMRun]], vocab: int) -> dict:
         "train_ppl": {v: [r.train_ppl[-1] for r in runs[v]] for v in VARIANTS},
         "seconds": {v: [r.seconds for r in runs[v]] for v in VARIANTS},
     }
-    for name, other in DIFFERENCES.items():
-        point[name] = paired_interval(np.subtract(point["valid_ppl"]["tied"],
-                                                  point["valid_ppl"][other]))
+    for name, other in DIFFERENCES.items():  # the verdict on test: validation steered the lr
+        point[name] = paired_interval(np.subtract(point["test_ppl"]["tied"],
+                                                  point["test_ppl"][other]))
     return point
 
 
@@ -460,7 +460,7 @@ def zero_crossings(points: list[dict], name: str = "tied_minus_untied") -> list[
 def plot_sweep(result: dict, ax=None, name: str = "tied_minus_untied", label: str | None = None,
                color: str | None = None, widths: bool = True):
     """The sweep's finding on `ax`: x = the embedding's share of the untied model, y = the mean
-    paired difference `name` in validation perplexity with its 95% interval, one point per width
+    paired difference `name` in test perplexity with its 95% interval, one point per width
     (labelled d = … when `widths`; wider models sit further left)."""
     from matplotlib.ticker import PercentFormatter
 
@@ -484,24 +484,26 @@ def plot_sweep(result: dict, ax=None, name: str = "tied_minus_untied", label: st
     ax.axhline(0, color="0.4", lw=0.8, ls="--")
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("input embedding's share of the untied model's parameters (wider models left)")
-    ax.set_ylabel("Δ validation perplexity (tied − other)")
+    ax.set_ylabel("Δ test perplexity (tied − other)")
     ax.legend(fontsize="small")
     return ax
 
 
 def sweep_sentence(result: dict) -> str:
-    """One line that says what the sweep found, from its numbers: where each paired difference
-    changes sign, and at which widths its 95% interval lies wholly on one side of zero."""
+    """One line that says what the sweep found, from its numbers: between which widths each
+    paired difference changes sign, and at which its 95% interval lies wholly on one side of
+    zero."""
     points = sorted(result["points"], key=lambda p: p["width"])
     parts = []
     for name, other in (("tied_minus_untied", "untied"),
                         ("tied_minus_size_matched", "size-matched untied")):
         better = [p["width"] for p in points if p[name]["ci95"][1] < 0]
         worse = [p["width"] for p in points if p[name]["ci95"][0] > 0]
-        crossings = zero_crossings(points, name)
-        if crossings:
-            where = " and ".join(f"{c:.0%}" for c in crossings)
-            trend = f"changes sign at an embedding share of {where}"
+        crossings = [(a["width"], b["width"]) for a, b in zip(points, points[1:])
+                     if a[name]["mean"] * b[name]["mean"] <= 0]
+        if crossings:  # between two widths: the intervals there say no more than that
+            where = " and ".join(f"d = {a} and {b}" for a, b in crossings)
+            trend = f"changes sign between {where}"
         elif all(p[name]["mean"] < 0 for p in points):
             trend = "is below zero at every width"
         else:
