@@ -17,14 +17,11 @@ lists them), so code can act on it.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from .checkpoints import read_checkpoint
 from .tying import ALIAS, TIE, VIEW, SharedGroup, shared_memory_groups, shared_tensor_groups
 
 __all__ = ["audit", "audit_checkpoint", "AuditReport", "Finding", "FINDING_KINDS", "INFO_KINDS"]
@@ -35,7 +32,7 @@ FINDING_KINDS = {
     "lost_tie": "an embedding and a head with equal values in separate memory",
     "config_mismatch": "config.tie_word_embeddings (or a model's own `tied` flag) disagrees with "
                        "what the model or file holds",
-    "head_missing": "a checkpoint lacks the head although its config says untied",
+    "head_missing": "a checkpoint lacks an embedding or head that nothing ties at load",
     "optimizer_missing": "a tied Parameter that no param group holds",
     "optimizer_duplicate": "a Parameter held twice by the optimizer",
     "optimizer_stale": "tensors the optimizer steps that are no longer in the model",
@@ -50,6 +47,10 @@ INFO_KINDS = {
     "stored_once": "checkpoint names stored once and shared",
     "tied_at_load": "a name a checkpoint leaves out, to be tied at load",
     "config": "what the config says about tying",
+    "judged_by": "how a checkpoint was judged: by its architecture's structure, or by shapes, "
+                 "storage and values",
+    "stored_copies": "a tied group stored under two names as equal copies, tied again at load",
+    "config_untieable": "a config that asks for a tie its architecture does not make",
 }
 
 
@@ -391,123 +392,8 @@ def _check_safetensors(report: AuditReport, model: nn.Module) -> None:
                     f"which stores one copy, or drop the duplicate key and tie again at load.")
 
 
-# --- auditing a checkpoint file or folder, without its model ------------------------------------
-
-# (embedding key, key tied to it, what ties them, a key prefix that marks the model family).
-KNOWN_TIES = [
-    ("transformer.wte.weight", "lm_head.weight", "config", "transformer."),  # GPT-2
-    ("model.embed_tokens.weight", "lm_head.weight", "config", "model."),  # Llama, Mistral, Qwen2
-    ("bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight", "config",
-     "bert."),  # BERT
-    ("shared.weight", "lm_head.weight", "config", "encoder."),  # T5
-    ("shared.weight", "encoder.embed_tokens.weight", "architecture", "encoder."),  # T5: these
-    ("shared.weight", "decoder.embed_tokens.weight", "architecture", "decoder."),  # are always one
-    ("embedding.weight", "head.weight", "config", "head."),  # this package's EmbedHead, RecurrentLM
-]
-EMBEDDING_LIKE = re.compile(r"embed|wte|tok", re.IGNORECASE)
-HEAD_LIKE = re.compile(r"head|output|decoder", re.IGNORECASE)
-
-
-def checkpoint_pairs(shapes: dict[str, tuple[int, ...]]) -> list[tuple[str, str, str]]:
-    """(embedding key, head key, what ties them) for the pairs a checkpoint could tie.
-
-    The known names first: a pair counts when its embedding is stored, or its head is stored
-    along with other names of that model family (a saver may have dropped either one). Then any
-    2-D tensors of one shape whose module is named like an embedding (embed, wte, tok) and like a
-    head (head, lm_head, output, decoder).
-    """
-    def family_present(head, marker):
-        return head in shapes and any(k.startswith(marker) and k != head for k in shapes)
-
-    pairs = [(embedding, head, tied_by) for embedding, head, tied_by, marker in KNOWN_TIES
-             if embedding in shapes or family_present(head, marker)]
-    known = {key for pair in pairs for key in pair[:2]}
-
-    def module_name(key):
-        return key.rsplit(".", 2)[-2] if "." in key else ""
-
-    matrices = [key for key, shape in shapes.items()
-                if len(shape) == 2 and key.endswith("weight") and key not in known]
-    for embedding in (k for k in matrices if EMBEDDING_LIKE.search(module_name(k))):
-        for head in (k for k in matrices if HEAD_LIKE.search(module_name(k))):
-            if head != embedding and shapes[head] == shapes[embedding]:
-                pairs.append((embedding, head, "config"))
-    return pairs
-
-
-def audit_checkpoint(path) -> AuditReport:
-    """Check a `.pt`/`.bin` state dict, a `.safetensors` file or a Hugging Face folder.
-
-    Reports names stored once and shared, a head left out to be tied at load, an embedding and a
-    head stored apart with equal values (a lost tie), and `tie_word_embeddings` in config.json
-    against the file. Raises `CheckpointError` (a ValueError) for what is not a checkpoint.
-    """
-    checkpoint = read_checkpoint(path)
-    report = AuditReport(f"{Path(path).name or path} ({checkpoint.description}; "
-                         f"{len(checkpoint.shapes)} tensors)")
-    for names in checkpoint.shared:
-        report.ties.append(tuple(names))
-        report._add("stored_once", names,
-                    f"{', '.join(names)} are stored once and share it: torch.load gives them "
-                    f"back over one memory, as a tie needs.")
-
-    says_tied = None if checkpoint.config is None else _tie_word_embeddings(checkpoint.config)
-    if checkpoint.config is not None:
-        report._add("config", (), "config.json " + (
-            "does not set tie_word_embeddings" if says_tied is None
-            else f"says tie_word_embeddings={str(says_tied).lower()}") + ".")
-    pairs = checkpoint_pairs(checkpoint.shapes)
-    for embedding, head, tied_by in pairs:
-        _check_checkpoint_pair(report, checkpoint, embedding, head,
-                               True if tied_by == "architecture" else says_tied)
-    if says_tied is not None and not pairs:
-        report._add("config", (), "no embedding and head names recognised in this file, so "
-                    "tie_word_embeddings was not checked against it.")
-    return report
-
-
-def _check_checkpoint_pair(report: AuditReport, checkpoint, embedding: str, head: str,
-                           says_tied: bool | None) -> None:
-    shapes = checkpoint.shapes
-    if embedding not in shapes or head not in shapes:
-        present, absent = (embedding, head) if embedding in shapes else (head, embedding)
-        if says_tied is False:
-            report._add("head_missing", (absent,),
-                        f"{absent} is not stored and config.json says tie_word_embeddings=false, "
-                        f"so at load it would start from random values; set it to true if the "
-                        f"model was tied, or save {absent} too.")
-            return
-        reason = ("config.json says tie_word_embeddings=true" if says_tied
-                  else "a model that has it must tie it at load, or it starts from random values")
-        report.ties.append(tuple(sorted((embedding, head))))
-        report._add("tied_at_load", (absent, present),
-                    f"{absent} is not stored, to be tied to {present} at load ({reason}).")
-        return
-    stored_once = any({embedding, head} <= set(names) for names in checkpoint.shared)
-    if stored_once:
-        if says_tied is False:
-            report._add("config_mismatch", (embedding, head),
-                        f"config.json says tie_word_embeddings=false, but {embedding} and {head} "
-                        f"are stored once, shared: the file holds a tied model; set it to true.")
-        return
-    equal = (shapes[embedding] == shapes[head]
-             and torch.equal(checkpoint.tensor(embedding), checkpoint.tensor(head)))
-    if equal:
-        report._add("lost_tie", (embedding, head),
-                    f"{embedding} and {head} are stored separately with equal values, the mark of "
-                    f"a tie lost by copying; store one and tie at load (or keep both if the model "
-                    f"is meant to train them apart).")
-    elif says_tied is False:
-        report._add("config", (embedding, head),
-                    f"{embedding} and {head} are stored as two different matrices, as "
-                    f"tie_word_embeddings=false says.")
-    elif says_tied:
-        report._add("config_mismatch", (embedding, head),
-                    f"config.json says tie_word_embeddings=true, but {embedding} and {head} are "
-                    f"stored as two different matrices, so config and weights disagree "
-                    f"(transformers 5.24 loads both, untied, with a warning); set it to false if "
-                    f"the model was trained untied.")
-
-
 def _shape(tensor: torch.Tensor) -> str:
     return "×".join(str(n) for n in tensor.shape) or "scalar"
+
+
+from .checkpoint_audit import audit_checkpoint  # noqa: E402  (it builds on AuditReport above)

@@ -1,0 +1,239 @@
+"""Audit a checkpoint file or folder without its model: `audit_checkpoint(path)`.
+
+Introduced in notebook 07 (tie_lifecycle); `python -m tying_utils audit PATH` runs it. Two ways to
+judge, and the report says which one it used:
+
+- **by the architecture's structure**: a Hugging Face folder whose `config.json` names a class that
+  `transformers` has is judged against that class built on the meta device (`hf_structure.py`):
+  which names are one Parameter, which are the word embedding and the head. Then every tied group
+  needs one stored name, an untied head must be stored, and the file and the config must agree.
+- **by shapes, storage and values**, for anything else (a plain state dict, a folder whose class
+  is unknown): names stored once over one memory are a tie; two separately stored matrices of
+  one shape with the same bytes (and not all one value) are a tie lost by copying; a Linear's bias
+  stored without its weight beside a single matrix of the weight's shape is a head left out to be
+  tied at load. No name's spelling decides anything.
+
+Large matrices are compared piece by piece through the file's own lazy access
+(`Checkpoint.same_bytes`), so memory stays bounded whatever their size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .audit import AuditReport, _tie_word_embeddings
+from .checkpoints import Checkpoint, read_checkpoint
+from .hf_structure import Structure, hf_structure
+
+__all__ = ["audit_checkpoint"]
+
+
+def audit_checkpoint(path) -> AuditReport:
+    """Check a `.pt`/`.bin` state dict, a `.safetensors` file or a Hugging Face folder.
+
+    Reports names stored once and shared, names left out to be tied at load, a head missing that
+    nothing ties, matrices stored apart with equal bytes (a lost tie), and `tie_word_embeddings`
+    in config.json against the file. Raises `CheckpointError` (a ValueError) for what is not a
+    checkpoint.
+    """
+    checkpoint = read_checkpoint(path)
+    report = AuditReport(f"{Path(path).name or path} ({checkpoint.description}; "
+                         f"{len(checkpoint.shapes)} tensors)")
+    for names in checkpoint.shared:
+        report.ties.append(tuple(names))
+        report._add("stored_once", names,
+                    f"{', '.join(names)} are stored once and share it: torch.load gives them "
+                    f"back over one memory, as a tie needs.")
+    says_tied = None if checkpoint.config is None else _tie_word_embeddings(checkpoint.config)
+    if checkpoint.config is not None:
+        report._add("config", (), "config.json " + (
+            "does not set tie_word_embeddings" if says_tied is None
+            else f"says tie_word_embeddings={str(says_tied).lower()}") + ".")
+
+    structure, why_not = (None, "there is no config.json") if checkpoint.config is None \
+        else hf_structure(checkpoint.config)
+    if structure is not None and not _matches(structure, checkpoint):
+        why_not = f"the file's names are not those of {structure.class_name}"
+        structure = None
+    if structure is not None:
+        _judge_by_structure(report, checkpoint, structure, says_tied)
+        report._add("judged_by", (), f"judged by the structure of {structure.class_name} (built "
+                    f"on the meta device from config.json): its embedding is "
+                    f"{structure.input_name or 'none'}, its head "
+                    f"{structure.output_name or 'none'}.")
+    else:
+        _judge_by_values(report, checkpoint, says_tied)
+        report._add("judged_by", (), f"judged by shapes, storage and values, not by an "
+                    f"architecture ({why_not}).")
+    return report
+
+
+def _matches(structure: Structure, checkpoint: Checkpoint) -> bool:
+    """Whether the file stores this architecture's names (at least half of its tensors do)."""
+    stored = set(checkpoint.shapes)
+    return len(stored & structure.names) * 2 >= len(stored) > 0
+
+
+# --- by the architecture's structure -----------------------------------------------------------
+
+
+def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: Structure,
+                        says_tied: bool | None) -> None:
+    shapes, cls = checkpoint.shapes, structure.class_name
+    for group in structure.groups:
+        stored = [name for name in group if name in shapes]
+        if not stored:
+            continue  # a matrix the file lacks entirely is not a question of ties
+        report.ties.append(tuple(sorted(group)))
+        absent = [name for name in group if name not in shapes]
+        if absent:
+            report._add("tied_at_load", absent + stored[:1],
+                        f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not stored, "
+                        f"to be tied to {stored[0]} at load ({cls} built from this config holds "
+                        f"them as one Parameter).")
+        _check_stored_copies(report, checkpoint, stored, cls)
+
+    embedding, head = structure.input_name, structure.output_name
+    if embedding is None or head is None or structure.ties_word_embeddings:
+        return
+    if says_tied:
+        shape_note = (f" (shapes {_dims(structure.shapes[embedding])} and "
+                      f"{_dims(structure.shapes[head])})"
+                      if structure.shapes[embedding] != structure.shapes[head] else "")
+        report._add("config_untieable", (embedding, head),
+                    f"config.json says tie_word_embeddings=true, but {cls} does not tie "
+                    f"{embedding} and {head}{shape_note}: the flag has no effect on this "
+                    f"architecture, so both must be stored.")
+    missing = [name for name in (embedding, head) if name not in shapes]
+    if missing:
+        tieable = not says_tied and _tieable(checkpoint.config)
+        advice = ("; save it too, or set tie_word_embeddings=true if the model was tied"
+                  if tieable else "; save it too")
+        why = ("config.json says tie_word_embeddings=false" if says_tied is False
+               else f"{cls} built from this config does not tie it")
+        for name in missing:
+            report._add("head_missing", (name,),
+                        f"{name} is not stored and {why}, so at load it would start from random "
+                        f"values{advice}.")
+        return
+    if any({embedding, head} <= set(names) for names in checkpoint.shared):
+        advice = ("set tie_word_embeddings=true" if _tieable(checkpoint.config)
+                  else f"{cls} cannot tie them, so store two matrices")
+        report._add("config_mismatch", (embedding, head),
+                    f"{embedding} and {head} are stored once, shared, so the file holds a tied "
+                    f"model, but {cls} built from this config keeps them apart (from_pretrained "
+                    f"loads two copies that then train apart); {advice}.")
+    elif checkpoint.same_bytes(embedding, head):
+        report._add("lost_tie", (embedding, head),
+                    f"{embedding} and {head} are stored separately with equal values, the mark "
+                    f"of a tie lost by copying; store one and tie at load (or keep both if the "
+                    f"model is meant to train them apart).")
+    else:
+        report._add("config", (embedding, head),
+                    f"{embedding} and {head} are stored as two different matrices, as {cls} "
+                    f"built from this config expects.")
+
+
+def _check_stored_copies(report: AuditReport, checkpoint: Checkpoint, stored: list[str],
+                         cls: str) -> None:
+    """A tied group stored under more than one name: one memory, equal copies, or a conflict."""
+    first = stored[0]
+    for other in stored[1:]:
+        if any({first, other} <= set(names) for names in checkpoint.shared):
+            continue
+        if checkpoint.same_bytes(first, other):
+            report._add("stored_copies", (first, other),
+                        f"{first} and {other} are stored as two equal copies; from_pretrained "
+                        f"ties them again ({cls} holds them as one Parameter).")
+        else:
+            report._add("config_mismatch", (first, other),
+                        f"{cls} built from this config holds {first} and {other} as one "
+                        f"Parameter, but the file stores them as two different matrices, so "
+                        f"config and weights disagree (transformers 5.24 loads both, untied, "
+                        f"with a warning); set tie_word_embeddings=false if the model was "
+                        f"trained untied.")
+
+
+def _tieable(config: dict | None) -> bool:
+    """Whether the class would tie its embedding and head if the config said so."""
+    if config is None:
+        return False
+    structure, _ = hf_structure(config, tie_word_embeddings=True)
+    return structure is not None and structure.ties_word_embeddings
+
+
+# --- by shapes, storage and values -------------------------------------------------------------
+
+
+def _judge_by_values(report: AuditReport, checkpoint: Checkpoint,
+                     says_tied: bool | None) -> None:
+    shapes = checkpoint.shapes
+    shared = [set(names) for names in checkpoint.shared]
+    if says_tied is False:
+        for names in checkpoint.shared:
+            if any(len(shapes[name]) == 2 for name in names):
+                report._add("config_mismatch", names,
+                            f"config.json says tie_word_embeddings=false, but {', '.join(names)} "
+                            f"are stored once, shared: the file holds a tied model; set it to "
+                            f"true.")
+    matrices = [name for name, shape in shapes.items() if len(shape) == 2 and 0 not in shape]
+    by_shape: dict[tuple, list[str]] = {}
+    for name in matrices:
+        by_shape.setdefault(shapes[name], []).append(name)
+    for names in by_shape.values():
+        for first, second in _equal_pairs(checkpoint, names, shared):
+            report._add("lost_tie", (first, second),
+                        f"{first} and {second} are stored separately with equal values (not all "
+                        f"one value), the mark of a tie lost by copying; store one and tie at "
+                        f"load (or keep both if the model is meant to train them apart).")
+    _check_orphan_bias(report, checkpoint, matrices, says_tied)
+
+
+def _equal_pairs(checkpoint: Checkpoint, names: list[str], shared: list[set]):
+    """Pairs of `names` stored apart with the same bytes; a first piece sorts them cheaply."""
+    if len(names) < 2:
+        return
+    by_start: dict[bytes, list[str]] = {}
+    for name in names:
+        piece = next(iter(checkpoint.byte_chunks(name)))
+        by_start.setdefault(piece[:4096].numpy().tobytes(), []).append(name)
+    for candidates in by_start.values():
+        matched: set[str] = set()
+        for i, first in enumerate(candidates):
+            for second in candidates[i + 1:]:
+                if second in matched or any({first, second} <= group for group in shared):
+                    continue
+                if checkpoint.same_bytes(first, second) \
+                        and not checkpoint.is_constant(first, checkpoint.itemsize(first)):
+                    matched.add(second)
+                    yield first, second
+
+
+def _check_orphan_bias(report: AuditReport, checkpoint: Checkpoint, matrices: list[str],
+                       says_tied: bool | None) -> None:
+    """A Linear whose bias is stored but whose weight is not, beside exactly one matrix that has
+    the weight's shape: the weight was left out, to be tied to that matrix at load."""
+    shapes = checkpoint.shapes
+    for bias in (name for name, shape in shapes.items()
+                 if name.endswith(".bias") and len(shape) == 1):
+        weight = bias[: -len("bias")] + "weight"
+        if weight in shapes:
+            continue
+        partners = [name for name in matrices if shapes[name][0] == shapes[bias][0]
+                    and not any(name in group for group in checkpoint.shared)]
+        if len(partners) != 1:
+            continue
+        if says_tied is False:
+            report._add("head_missing", (bias,),
+                        f"{bias} is stored without its weight and config.json says "
+                        f"tie_word_embeddings=false, so at load that weight would start from "
+                        f"random values; set it to true if the model was tied, or save it too.")
+            continue
+        report.ties.append((partners[0], weight))
+        report._add("tied_at_load", (bias, partners[0]),
+                    f"{weight} is not stored, to be tied to {partners[0]} at load (its bias "
+                    f"{bias} is stored, and {partners[0]} is the one matrix of its shape).")
+
+
+def _dims(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")"
