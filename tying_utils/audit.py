@@ -49,7 +49,6 @@ INFO_KINDS = {
     "config": "what the config says about tying",
     "judged_by": "how a checkpoint was judged: by its architecture's structure, or by shapes, "
                  "storage and values",
-    "stored_copies": "a tied group stored under two names as equal copies, tied again at load",
     "config_untieable": "a config that asks for a tie its architecture does not make",
 }
 
@@ -194,7 +193,7 @@ def _module_paths(model: nn.Module) -> dict[int, str]:
 
 def _weight_name(module: nn.Module, paths: dict[int, str]) -> str | None:
     """The parameter name of `module.weight` (None: not a plain Parameter of the model)."""
-    weight = getattr(module, "_parameters", {}).get("weight")
+    weight = dict(module.named_parameters(recurse=False)).get("weight")
     if weight is None or nn.parameter.is_lazy(weight) or id(module) not in paths:
         return None
     return f"{paths[id(module)]}.weight" if paths[id(module)] else "weight"
@@ -243,11 +242,19 @@ def _check_config(report: AuditReport, model: nn.Module) -> None:
     paths = _module_paths(model)
     pair = tuple(_weight_name(module, paths) or _describe_module(module, paths)
                  for module in modules)
-    weights = [module._parameters.get("weight") for module in modules]
+    weights = [dict(module.named_parameters(recurse=False)).get("weight") for module in modules]
     holds_tied = weights[0] is not None and weights[0] is weights[1]
     report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
                 f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
-    if says_tied and not holds_tied:
+    if says_tied and not holds_tied and not _class_ties(model, pair, weights):
+        shapes = ("" if weights[0] is None or weights[1] is None
+                  or weights[0].shape == weights[1].shape
+                  else f" (shapes {_shape(weights[0])} and {_shape(weights[1])})")
+        report._add("config_untieable", pair,
+                    f"config.tie_word_embeddings is True, but {type(model).__name__} does not tie "
+                    f"{pair[0]} and {pair[1]}{shapes}: the flag has no effect on this "
+                    f"architecture, and tie_weights() would change nothing.")
+    elif says_tied and not holds_tied:
         report._add("config_mismatch", pair,
                     f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are not "
                     f"one Parameter: the model trains and saves two matrices while its config "
@@ -263,6 +270,35 @@ def _check_config(report: AuditReport, model: nn.Module) -> None:
                     f"tie_word_embeddings=True, or untie them.")
 
 
+def _class_ties(model: nn.Module, pair: tuple[str, str], weights: list) -> bool:
+    """Whether the model's class ties these two names when its config asks: not when their
+    shapes differ, nor when transformers' own map of the ties it makes
+    (`all_tied_weights_keys`, target → source, made when the model was built) leaves them out."""
+    if None in weights:
+        return True  # a quantized or wrapped layer: no shape to judge by
+    if weights[0].shape != weights[1].shape:
+        return False
+    mapping = getattr(model, "all_tied_weights_keys", None)
+    if not isinstance(mapping, dict):
+        return True  # not a transformers 5 model: take the config at its word
+    linked: dict[str, str] = {}  # each name → a name it is tied to, ending at one representative
+
+    def root(name: str) -> str:
+        while linked.get(name, name) != name:
+            name = linked[name]
+        return name
+
+    for target, source in mapping.items():
+        linked[root(target)] = root(source)
+    mapped = set(mapping) | set(mapping.values())
+
+    def roots_of(weight) -> set[str]:
+        return {root(name) for name, param in model.named_parameters(remove_duplicate=False)
+                if param is weight and name in mapped}
+
+    return bool(roots_of(weights[0]) & roots_of(weights[1]))
+
+
 def _describe_module(module: nn.Module, paths: dict[int, str]) -> str:
     """A module whose weight is not a plain Parameter (a quantized layer, a LoRA wrapper)."""
     path = paths.get(id(module), "a module outside the model")
@@ -276,7 +312,8 @@ def _check_declared_tie(report: AuditReport, model: nn.Module) -> None:
     if not isinstance(declared, bool) or not isinstance(embedding, nn.Embedding) \
             or not isinstance(head, nn.Linear):
         return
-    holds_tied = embedding._parameters.get("weight") is head._parameters.get("weight")
+    holds_tied = (dict(embedding.named_parameters(recurse=False)).get("weight")
+                  is dict(head.named_parameters(recurse=False)).get("weight"))
     pair = {"embedding.weight", "head.weight"}
     if any(pair <= set(finding.names) for finding in report.findings):
         return  # already reported as an alias, a view or a lost tie

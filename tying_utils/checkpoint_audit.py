@@ -84,14 +84,14 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
         stored = [name for name in group if name in shapes]
         if not stored:
             continue  # a matrix the file lacks entirely is not a question of ties
-        report.ties.append(tuple(sorted(group)))
         absent = [name for name in group if name not in shapes]
         if absent:
             report._add("tied_at_load", absent + stored[:1],
                         f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not stored, "
                         f"to be tied to {stored[0]} at load ({cls} built from this config holds "
                         f"them as one Parameter).")
-        _check_stored_copies(report, checkpoint, stored, cls)
+        if _check_stored_copies(report, checkpoint, stored, cls):
+            report.ties.append(tuple(sorted(group)))
 
     embedding, head = structure.input_name, structure.output_name
     if embedding is None or head is None or structure.ties_word_embeddings:
@@ -135,16 +135,19 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
 
 
 def _check_stored_copies(report: AuditReport, checkpoint: Checkpoint, stored: list[str],
-                         cls: str) -> None:
-    """A tied group stored under more than one name: one memory, equal copies, or a conflict."""
-    first = stored[0]
+                         cls: str) -> bool:
+    """A tied group stored under more than one name: one memory, equal copies, or a conflict.
+    True when the file keeps the tie (every stored name over one memory)."""
+    first, keeps_tie = stored[0], True
     for other in stored[1:]:
         if any({first, other} <= set(names) for names in checkpoint.shared):
             continue
+        keeps_tie = False
         if checkpoint.same_bytes(first, other):
-            report._add("stored_copies", (first, other),
-                        f"{first} and {other} are stored as two equal copies; from_pretrained "
-                        f"ties them again ({cls} holds them as one Parameter).")
+            report._add("lost_tie", (first, other),
+                        f"{first} and {other} are stored separately with equal values, the mark "
+                        f"of a tie lost by copying before saving; from_pretrained ties them "
+                        f"again ({cls} holds them as one Parameter), but store one.")
         else:
             report._add("config_mismatch", (first, other),
                         f"{cls} built from this config holds {first} and {other} as one "
@@ -152,6 +155,7 @@ def _check_stored_copies(report: AuditReport, checkpoint: Checkpoint, stored: li
                         f"config and weights disagree (transformers 5.24 loads both, untied, "
                         f"with a warning); set tie_word_embeddings=false if the model was "
                         f"trained untied.")
+    return keeps_tie
 
 
 def _tieable(config: dict | None) -> bool:
