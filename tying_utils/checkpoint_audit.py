@@ -51,7 +51,7 @@ def audit_checkpoint(path) -> AuditReport:
             else f"says tie_word_embeddings={str(says_tied).lower()}") + ".")
 
     structure, why_not = (None, "there is no config.json") if checkpoint.config is None \
-        else hf_structure(checkpoint.config)
+        else hf_structure(checkpoint.config, folder=_folder(checkpoint))
     if structure is not None and not _matches(structure, checkpoint):
         why_not = f"the file's names are not those of {structure.class_name}"
         structure = None
@@ -106,7 +106,7 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
                     f"architecture, so both must be stored.")
     missing = [name for name in (embedding, head) if name not in shapes]
     if missing:
-        tieable = not says_tied and _tieable(checkpoint.config)
+        tieable = not says_tied and _tieable(checkpoint.config, _folder(checkpoint))
         advice = ("; save it too, or set tie_word_embeddings=true if the model was tied"
                   if tieable else "; save it too")
         why = ("config.json says tie_word_embeddings=false" if says_tied is False
@@ -117,7 +117,7 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
                         f"values{advice}.")
         return
     if any({embedding, head} <= set(names) for names in checkpoint.shared):
-        advice = ("set tie_word_embeddings=true" if _tieable(checkpoint.config)
+        advice = ("set tie_word_embeddings=true" if _tieable(checkpoint.config, _folder(checkpoint))
                   else f"{cls} cannot tie them, so store two matrices")
         report._add("config_mismatch", (embedding, head),
                     f"{embedding} and {head} are stored once, shared, so the file holds a tied "
@@ -158,11 +158,16 @@ def _check_stored_copies(report: AuditReport, checkpoint: Checkpoint, stored: li
     return keeps_tie
 
 
-def _tieable(config: dict | None) -> bool:
+def _folder(checkpoint: Checkpoint) -> Path | None:
+    """The folder that holds config.json (None for a single file)."""
+    return checkpoint.path if checkpoint.path.is_dir() else None
+
+
+def _tieable(config: dict | None, folder: Path | None) -> bool:
     """Whether the class would tie its embedding and head if the config said so."""
     if config is None:
         return False
-    structure, _ = hf_structure(config, tie_word_embeddings=True)
+    structure, _ = hf_structure(config, tie_word_embeddings=True, folder=folder)
     return structure is not None and structure.ties_word_embeddings
 
 

@@ -29,7 +29,7 @@ class Structure:
     input_name: str | None  # the weight of get_input_embeddings(), None when it has none
     output_name: str | None  # the weight of get_output_embeddings(), None when it has none
     groups: tuple[tuple[str, ...], ...]  # names that are one Parameter in the built model
-    names: frozenset[str]  # every parameter name (with every name of a shared Parameter)
+    names: frozenset[str]  # every parameter and buffer name (every name of a shared one)
     shapes: dict  # name → shape
 
     def group_of(self, name: str) -> tuple[str, ...]:
@@ -42,12 +42,14 @@ class Structure:
                 and self.output_name in self.group_of(self.input_name))
 
 
-def hf_structure(config: dict, tie_word_embeddings: bool | None = None
+def hf_structure(config: dict, tie_word_embeddings: bool | None = None, folder=None
                  ) -> tuple[Structure | None, str]:
     """(the structure of the class `config` names, "") or (None, why it could not be built).
 
     `tie_word_embeddings` overrides the config's flag (in the config and its sub-configs), to ask
-    what the architecture would tie if the flag said so.
+    what the architecture would tie if the flag said so. With the `folder` that holds config.json,
+    the config is read by the class's own `from_pretrained` (which decodes what transformers
+    encodes in JSON, such as infinity) rather than from the plain JSON.
     """
     try:
         import transformers
@@ -60,7 +62,7 @@ def hf_structure(config: dict, tie_word_embeddings: bool | None = None
     if not (isinstance(model_class, type) and issubclass(model_class, nn.Module)):
         return None, f"transformers {transformers.__version__} has no class {names[0]}"
     try:
-        model = _build_on_meta(transformers, model_class, config, tie_word_embeddings)
+        model = _build_on_meta(transformers, model_class, config, tie_word_embeddings, folder)
     except Exception as error:  # a class can refuse a config in many ways; say which, go on
         line = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
         return None, f"{names[0]} could not be built from config.json ({type(error).__name__}" \
@@ -68,16 +70,17 @@ def hf_structure(config: dict, tie_word_embeddings: bool | None = None
     return _structure(model, names[0]), ""
 
 
-def _build_on_meta(transformers, model_class, config: dict, tie_word_embeddings):
-    settings = copy.deepcopy(config)
-    if tie_word_embeddings is not None:
-        _set_everywhere(settings, "tie_word_embeddings", tie_word_embeddings)
+def _build_on_meta(transformers, model_class, config: dict, tie_word_embeddings, folder):
     quiet = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
     logging.disable(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            settings = (model_class.config_class.from_pretrained(str(folder)).to_dict()
+                        if folder is not None else copy.deepcopy(config))
+            if tie_word_embeddings is not None:
+                _set_everywhere(settings, "tie_word_embeddings", tie_word_embeddings)
             config_object = model_class.config_class.from_dict(settings)
             with torch.device("meta"):
                 return model_class(config_object)
@@ -118,5 +121,7 @@ def _structure(model: nn.Module, class_name: str) -> Structure:
         name = f"{paths[id(module)]}.weight" if paths[id(module)] else "weight"
         return name if name in shapes else None
 
+    buffers = {name for name, _ in model.named_buffers(remove_duplicate=False)}
     return Structure(class_name, weight_name("get_input_embeddings"),
-                     weight_name("get_output_embeddings"), groups, frozenset(shapes), shapes)
+                     weight_name("get_output_embeddings"), groups,
+                     frozenset(shapes) | frozenset(buffers), shapes)

@@ -175,40 +175,54 @@ def expected_in_memory(model: nn.Module) -> set[str]:
 
 
 def expected_for_file(path: Path, live: nn.Module, config_dict: dict | None) -> set[str]:
-    """Finding kinds for a checkpoint, from the tensors on disk and a freshly built model."""
+    """Finding kinds for a checkpoint, from the tensors on disk and a freshly built model.
+
+    The file's names for the embedding and the head are found by value (the keys whose tensors
+    equal the live model's matrices), because transformers may save under other names than the
+    model's own (it writes some architectures in their original checkpoint format)."""
     tensors, shared = read_back(path)
     expected = set()
     embedding, head = embedding_pair(live)
-    stored = set(tensors)
+    live_params = dict(live.named_parameters(remove_duplicate=False))
 
-    def same_storage(x, y):
-        return any({x, y} <= group for group in shared)
+    def same_storage(names):
+        return len(names) < 2 or any(set(names) <= group for group in shared)
 
-    def equal(x, y):
-        return (tensors[x].shape == tensors[y].shape and torch.equal(tensors[x], tensors[y])
-                and not bool((tensors[x] == tensors[x].reshape(-1)[0]).all()))
+    def holding(name):
+        value = live_params[name].detach()
+        return {key for key, tensor in tensors.items()
+                if tensor.shape == value.shape and torch.equal(tensor, value)}
+
+    def constant(tensor):
+        return bool((tensor == tensor.reshape(-1)[0]).all())
 
     if config_dict is None:  # nothing but the file: a copy is all it can show
-        matrices = [n for n, t in tensors.items() if t.dim() == 2 and t.numel()]
-        for i, x in enumerate(matrices):
-            for y in matrices[i + 1:]:
-                if not same_storage(x, y) and equal(x, y):
-                    expected.add("lost_tie")
+        by_value: dict[bytes, list[str]] = {}
+        for key, tensor in tensors.items():
+            if tensor.dim() == 2 and tensor.numel() and not constant(tensor):
+                by_value.setdefault(tensor.contiguous().view(torch.uint8).numpy().tobytes()
+                                    + str(tuple(tensor.shape)).encode(), []).append(key)
+        if any(not same_storage(keys) for keys in by_value.values()):
+            expected.add("lost_tie")
         return expected
     fresh = fresh_ties(type(live), config_dict)
-    groups = [group for group in fresh if group & stored]
-    for group in groups:
-        present = sorted(group & stored)
-        for other in present[1:]:
-            if not same_storage(present[0], other):
-                expected.add("lost_tie" if equal(present[0], other) else "config_mismatch")
-    if not any({embedding, head} <= group for group in fresh):
-        if not {embedding, head} <= stored:
-            expected.add("head_missing")
-        elif same_storage(embedding, head):
+    config_ties = any({embedding, head} <= group for group in fresh)
+    keys_e, keys_h = holding(embedding), holding(head)
+    equal = torch.equal(live_params[embedding].detach(), live_params[head].detach())
+    if config_ties:
+        if equal and not same_storage(sorted(keys_e)):
+            expected.add("lost_tie")  # one matrix, stored as separate copies
+        elif not equal and keys_e and keys_h:
+            expected.add("config_mismatch")  # two matrices where the class holds one
+    elif equal:
+        if len(keys_e) < 2:
+            expected.add("head_missing")  # two names, one matrix stored: one starts random
+        elif same_storage(sorted(keys_e)):
             expected.add("config_mismatch")
-        elif equal(embedding, head):
+        elif not constant(live_params[head].detach()):
             expected.add("lost_tie")
+    elif not keys_e or not keys_h:
+        expected.add("head_missing")
     return expected
 
 
