@@ -103,6 +103,23 @@ def test_alias_from_a_data_assignment():
     assert "tie()" in alias.message
 
 
+def test_a_group_of_four_names_reports_the_tie_it_still_holds_and_the_alias():
+    """T5's shared, encoder and decoder embed_tokens and lm_head: after the head becomes its own
+    Parameter over the same memory, three names are still one Parameter (the ground truth is
+    identity), and the fourth is an alias of it."""
+    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=20, d_model=4, d_kv=2, d_ff=8, num_layers=1, num_heads=2))
+    t5.lm_head.weight = nn.Parameter(t5.shared.weight.data)
+    truth = [name for name, p in t5.named_parameters(remove_duplicate=False)
+             if p is t5.shared.weight]
+    report = audit(t5)
+    assert [set(names) for names in report.ties] == [set(truth)] and len(truth) == 3
+    alias = the(report, "alias")
+    assert set(alias.names) == set(truth) | {"lm_head.weight"}
+    assert "(decoder.embed_tokens.weight, encoder.embed_tokens.weight, shared.weight) and " \
+           "lm_head.weight are 2 separate Parameters" in alias.message
+
+
 def test_alias_from_load_state_dict_assign():
     model = EmbedHead(10, 3, tied=True)
     model.load_state_dict(EmbedHead(10, 3, tied=True).state_dict(), assign=True)

@@ -130,7 +130,7 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> A
     params = dict(model.named_parameters(remove_duplicate=False))
     report = AuditReport(f"{type(model).__name__} ({len(params)} parameter names)")
     groups = shared_memory_groups(model)
-    report.ties = [group.names for group in groups if group.kind == TIE]
+    report.ties = [names for group in groups for names in _ties_within(group, params)]
 
     _check_sharing(report, groups, params)
     _check_embedding_heads(report, model, params, groups)
@@ -156,11 +156,39 @@ def _check_sharing(report: AuditReport, groups: list[SharedGroup], params: dict)
                             f"Parameter, so freezing any of these names froze all of them; "
                             f"untie() first to train one of them alone.")
         elif group.kind == ALIAS:
-            report._add("alias", group.names, f"{names} are {group.parameters} {meaning}.")
+            report._add("alias", group.names, f"{_by_parameter(group, params)} are "
+                        f"{group.parameters} {meaning}.")
+            for tie in _ties_within(group, params):
+                report._add("tie", tie, f"{', '.join(tie)} are one Parameter (within that "
+                            f"alias): the optimizer steps it once and its gradient is the sum "
+                            f"of every use.")
         elif group.kind == VIEW:
             report._add("view", group.names,
                         f"{names} are {group.parameters} {meaning}; make them one Parameter "
                         f"(for a transpose, through a parametrization, as in notebook 02 §9).")
+
+
+def _parameter_names(group: SharedGroup, params: dict) -> list[tuple[str, ...]]:
+    """The names of a shared-memory group, one tuple per distinct Parameter object."""
+    by_object: dict[int, list[str]] = {}
+    for name in group.names:
+        by_object.setdefault(id(params[name]), []).append(name)
+    return [tuple(names) for names in by_object.values()]
+
+
+def _ties_within(group: SharedGroup, params: dict) -> list[tuple[str, ...]]:
+    """The ties a group holds: the whole group when it is one Parameter, else each set of two or
+    more of its names that are one Parameter (a group mixing a tie and an alias)."""
+    if group.kind == TIE:
+        return [group.names]
+    return [names for names in _parameter_names(group, params) if len(names) > 1]
+
+
+def _by_parameter(group: SharedGroup, params: dict) -> str:
+    """'a, b and c' for three Parameters, '(a, b) and c' where a and b are one Parameter."""
+    parts = [names[0] if len(names) == 1 else f"({', '.join(names)})"
+             for names in _parameter_names(group, params)]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def embedding_head_pairs(model: nn.Module) -> list[tuple[str, str]]:
