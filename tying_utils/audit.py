@@ -50,6 +50,7 @@ INFO_KINDS = {
     "judged_by": "how a checkpoint was judged: by its architecture's structure, or by shapes, "
                  "storage and values",
     "config_untieable": "a config that asks for a tie its architecture does not make",
+    "renamed": "checkpoint keys that from_pretrained loads under other names",
 }
 
 

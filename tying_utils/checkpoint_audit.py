@@ -52,11 +52,20 @@ def audit_checkpoint(path) -> AuditReport:
 
     structure, why_not = (None, "there is no config.json") if checkpoint.config is None \
         else hf_structure(checkpoint.config, folder=_folder(checkpoint))
-    if structure is not None and not _matches(structure, checkpoint):
-        why_not = f"the file's names are not those of {structure.class_name}"
-        structure = None
     if structure is not None:
-        _judge_by_structure(report, checkpoint, structure, says_tied)
+        renamed, keys = _renamed(checkpoint, structure)
+        if not _matches(structure, renamed):
+            why_not = f"the file's names are not those of {structure.class_name}"
+            structure = None
+    if structure is not None:
+        moved = {name: key for name, key in keys.items() if name != key}
+        _judge_by_structure(report, renamed, structure, says_tied)
+        if moved:
+            listed = ", ".join(f"{key} as {name}" for name, key in list(moved.items())[:3])
+            report._add("renamed", tuple(moved.values()),
+                        f"from_pretrained loads {len(moved)} of the file's keys under other "
+                        f"names ({listed}{', ...' if len(moved) > 3 else ''}), and they are "
+                        f"judged under those names.")
         report._add("judged_by", (), f"judged by the structure of {structure.class_name} (built "
                     f"on the meta device from config.json): its embedding is "
                     f"{structure.input_name or 'none'}, its head "
@@ -66,6 +75,23 @@ def audit_checkpoint(path) -> AuditReport:
         report._add("judged_by", (), f"judged by shapes, storage and values, not by an "
                     f"architecture ({why_not}).")
     return report
+
+
+def _renamed(checkpoint: Checkpoint, structure: Structure) -> tuple[Checkpoint, dict]:
+    """The checkpoint with each key under the name from_pretrained loads it as, and a map from
+    those names back to the file's keys."""
+    names = {key: structure.rename(key) for key in checkpoint.shapes}
+    if len(set(names.values())) < len(names):  # several keys into one (merged experts): as is
+        names = {key: key for key in checkpoint.shapes}
+    keys = {name: key for key, name in names.items()}
+    view = Checkpoint(
+        checkpoint.path, checkpoint.description,
+        {names[key]: shape for key, shape in checkpoint.shapes.items()}, checkpoint.config,
+        [[names[key] for key in group] for group in checkpoint.shared],
+        _load=lambda name: checkpoint.tensor(keys[name]),
+        _byte_chunks=lambda name: checkpoint.byte_chunks(keys[name]),
+        _itemsize=lambda name: checkpoint.itemsize(keys[name]))
+    return view, keys
 
 
 def _matches(structure: Structure, checkpoint: Checkpoint) -> bool:
@@ -96,7 +122,11 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
     embedding, head = structure.input_name, structure.output_name
     if embedding is None or head is None or structure.ties_word_embeddings:
         return
-    if says_tied:
+
+    def provided(name):  # stored, or tied at load to a name that is
+        return any(member in shapes for member in structure.group_of(name))
+
+    if says_tied and len(structure.group_of(head)) == 1:
         shape_note = (f" (shapes {_dims(structure.shapes[embedding])} and "
                       f"{_dims(structure.shapes[head])})"
                       if structure.shapes[embedding] != structure.shapes[head] else "")
@@ -104,7 +134,7 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
                     f"config.json says tie_word_embeddings=true, but {cls} does not tie "
                     f"{embedding} and {head}{shape_note}: the flag has no effect on this "
                     f"architecture, so both must be stored.")
-    missing = [name for name in (embedding, head) if name not in shapes]
+    missing = [name for name in (embedding, head) if not provided(name)]
     if missing:
         tieable = not says_tied and _tieable(checkpoint.config, _folder(checkpoint))
         advice = ("; save it too, or set tie_word_embeddings=true if the model was tied"
@@ -116,8 +146,11 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
                         f"{name} is not stored and {why}, so at load it would start from random "
                         f"values{advice}.")
         return
+    if embedding not in shapes or head not in shapes:
+        return  # one of them is tied at load to another name (an encoder-decoder's decoder)
     if any({embedding, head} <= set(names) for names in checkpoint.shared):
-        advice = ("set tie_word_embeddings=true" if _tieable(checkpoint.config, _folder(checkpoint))
+        advice = ("set tie_word_embeddings=true"
+                  if _tieable(checkpoint.config, _folder(checkpoint))
                   else f"{cls} cannot tie them, so store two matrices")
         report._add("config_mismatch", (embedding, head),
                     f"{embedding} and {head} are stored once, shared, so the file holds a tied "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +32,7 @@ class Structure:
     groups: tuple[tuple[str, ...], ...]  # names that are one Parameter in the built model
     names: frozenset[str]  # every parameter and buffer name (every name of a shared one)
     shapes: dict  # name → shape
+    rename: Callable[[str], str] = str  # a file's key → the name from_pretrained loads it as
 
     def group_of(self, name: str) -> tuple[str, ...]:
         return next((group for group in self.groups if name in group), (name,))
@@ -124,4 +126,33 @@ def _structure(model: nn.Module, class_name: str) -> Structure:
     buffers = {name for name, _ in model.named_buffers(remove_duplicate=False)}
     return Structure(class_name, weight_name("get_input_embeddings"),
                      weight_name("get_output_embeddings"), groups,
-                     frozenset(shapes) | frozenset(buffers), shapes)
+                     frozenset(shapes) | frozenset(buffers), shapes, _renamer(model))
+
+
+def _renamer(model: nn.Module) -> Callable[[str], str]:
+    """How from_pretrained renames a file's keys for this class: transformers 5 saves some
+    architectures under their original checkpoint names (GPT-NeoX's head as `embed_out`) and
+    renames them at load, with the conversion mapping it also hands to peft. Where this
+    transformers has none, keys are taken as they are."""
+    try:
+        from transformers.conversion_mapping import get_model_conversion_mapping
+        from transformers.core_model_loading import (
+            WeightConverter,
+            WeightRenaming,
+            rename_source_key,
+        )
+        transforms = get_model_conversion_mapping(model)
+    except Exception:  # an older or newer transformers without this mapping
+        return str
+    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+    converters = [t for t in transforms if isinstance(t, WeightConverter)]
+    meta_state = model.state_dict()
+    prefix = getattr(model, "base_model_prefix", None) or None
+
+    def rename(key: str) -> str:
+        try:
+            return rename_source_key(key, renamings, converters, prefix, meta_state)[0]
+        except Exception:  # a key a transform cannot place: as it is
+            return key
+
+    return rename
