@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .audit_embeddings import check_adapters_on_ties, check_config, check_embedding_heads
 from .tying import ALIAS, TIE, VIEW, SharedGroup, shared_memory_groups, shared_tensor_groups
 
 __all__ = ["audit", "audit_checkpoint", "AuditReport", "Finding", "FINDING_KINDS", "INFO_KINDS"]
@@ -39,6 +40,7 @@ FINDING_KINDS = {
     "alias_in_optimizer": "an alias whose Parameters the optimizer steps separately",
     "decay_mismatch": "the tied matrix decays unlike the other embeddings",
     "meta_device": "Parameters on the meta device",
+    "adapter_on_tie": "an adapter whose merge would also change the name its layer is tied to",
 }
 INFO_KINDS = {
     "tie": "one Parameter under several names",
@@ -134,8 +136,9 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> A
     report.ties = [names for group in groups for names in _ties_within(group, params)]
 
     _check_sharing(report, groups, params)
-    _check_embedding_heads(report, model, params, groups)
-    _check_config(report, model)
+    check_embedding_heads(report, model, params, groups)
+    check_config(report, model)
+    check_adapters_on_ties(report, model, params)
     _check_declared_tie(report, model)
     if optimizer is not None:
         _check_optimizer(report, model, optimizer, params, groups)
@@ -190,148 +193,6 @@ def _by_parameter(group: SharedGroup, params: dict) -> str:
     parts = [names[0] if len(names) == 1 else f"({', '.join(names)})"
              for names in _parameter_names(group, params)]
     return ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def embedding_head_pairs(model: nn.Module) -> list[tuple[str, str]]:
-    """Parameter names (embedding weight, head weight) of the pairs that could be tied.
-
-    Each `nn.Embedding` with each `nn.Linear` whose weight has the embedding's shape, and the
-    model's `get_input_embeddings()` / `get_output_embeddings()` when it has them (Hugging Face).
-    """
-    paths = _module_paths(model)
-    pairs = []
-    hf_pair = _hf_embeddings(model)
-    if hf_pair is not None:
-        pairs.append(tuple(_weight_name(module, paths) for module in hf_pair))
-    modules = list(model.modules())
-    for embedding in (m for m in modules if isinstance(m, nn.Embedding)):
-        for head in (m for m in modules if isinstance(m, nn.Linear)):
-            names = (_weight_name(embedding, paths), _weight_name(head, paths))
-            if None not in names and head.weight.shape == embedding.weight.shape:
-                pairs.append(names)
-    return list(dict.fromkeys(pair for pair in pairs if None not in pair))
-
-
-def _module_paths(model: nn.Module) -> dict[int, str]:
-    """id(module) → its dotted name in `model` (the first name, for a shared module)."""
-    paths: dict[int, str] = {}
-    for name, module in model.named_modules():
-        paths.setdefault(id(module), name)
-    return paths
-
-
-def _weight_name(module: nn.Module, paths: dict[int, str]) -> str | None:
-    """The parameter name of `module.weight` (None: not a plain Parameter of the model)."""
-    weight = dict(module.named_parameters(recurse=False)).get("weight")
-    if weight is None or nn.parameter.is_lazy(weight) or id(module) not in paths:
-        return None
-    return f"{paths[id(module)]}.weight" if paths[id(module)] else "weight"
-
-
-def _hf_embeddings(model: nn.Module):
-    """(input embedding module, output embedding module) of a Hugging Face model, else None."""
-    try:
-        pair = (model.get_input_embeddings(), model.get_output_embeddings())
-    except (AttributeError, NotImplementedError):
-        return None
-    return pair if all(isinstance(m, nn.Module) for m in pair) else None
-
-
-def _check_embedding_heads(report: AuditReport, model: nn.Module, params: dict,
-                           groups: list[SharedGroup]) -> None:
-    """A lost tie: an embedding and a head that hold equal values in separate memory."""
-    sharing = [set(group.names) for group in groups]
-    for embedding, head in embedding_head_pairs(model):
-        a, b = params[embedding], params[head]
-        if any({embedding, head} <= names for names in sharing) or a.is_meta or b.is_meta:
-            continue
-        if a.shape == b.shape and torch.equal(a.detach(), b.detach()):
-            report._add("lost_tie", (embedding, head),
-                        f"{embedding} and {head} hold equal values in separate memory, the mark "
-                        f"of a tie lost by copying (a clone, untie(), load_state_dict(..., "
-                        f"assign=True) from copies); they will now train apart: tie them again "
-                        f"if the model should be tied.")
-
-
-def _tie_word_embeddings(config) -> bool | None:
-    """What a Hugging Face config (an object or a config.json dict) says about tying, or None."""
-    get = config.get if isinstance(config, dict) else lambda key: getattr(config, key, None)
-    value = get("tie_word_embeddings")
-    if value is None and get("text_config") is not None:
-        return _tie_word_embeddings(get("text_config"))
-    return value if isinstance(value, bool) else None
-
-
-def _check_config(report: AuditReport, model: nn.Module) -> None:
-    """config.tie_word_embeddings (Hugging Face) against what the model holds."""
-    says_tied = _tie_word_embeddings(getattr(model, "config", None))
-    modules = _hf_embeddings(model)
-    if says_tied is None or modules is None:
-        return
-    paths = _module_paths(model)
-    pair = tuple(_weight_name(module, paths) or _describe_module(module, paths)
-                 for module in modules)
-    weights = [dict(module.named_parameters(recurse=False)).get("weight") for module in modules]
-    holds_tied = weights[0] is not None and weights[0] is weights[1]
-    report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
-                f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
-    if says_tied and not holds_tied and not _class_ties(model, pair, weights):
-        shapes = ("" if weights[0] is None or weights[1] is None
-                  or weights[0].shape == weights[1].shape
-                  else f" (shapes {_shape(weights[0])} and {_shape(weights[1])})")
-        report._add("config_untieable", pair,
-                    f"config.tie_word_embeddings is True, but {type(model).__name__} does not tie "
-                    f"{pair[0]} and {pair[1]}{shapes}: the flag has no effect on this "
-                    f"architecture, and tie_weights() would change nothing.")
-    elif says_tied and not holds_tied:
-        report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are not "
-                    f"one Parameter: the model trains and saves two matrices while its config "
-                    f"promises one; if the head is meant to be the embedding, call "
-                    f"model.tie_weights() before training, but if it was changed on purpose (a "
-                    f"head trained apart, e.g. LoRA modules_to_save, or a quantized copy), set "
-                    f"tie_word_embeddings=False instead: tie_weights() would discard it.")
-    elif holds_tied and not says_tied:
-        report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
-                    f"Parameter: save_pretrained stores it once, and from_pretrained, following "
-                    f"the config, then starts {pair[1]} from random values; set "
-                    f"tie_word_embeddings=True, or untie them.")
-
-
-def _class_ties(model: nn.Module, pair: tuple[str, str], weights: list) -> bool:
-    """Whether the model's class ties these two names when its config asks: not when their
-    shapes differ, nor when transformers' own map of the ties it makes
-    (`all_tied_weights_keys`, target → source, made when the model was built) leaves them out."""
-    if None in weights:
-        return True  # a quantized or wrapped layer: no shape to judge by
-    if weights[0].shape != weights[1].shape:
-        return False
-    mapping = getattr(model, "all_tied_weights_keys", None)
-    if not isinstance(mapping, dict):
-        return True  # not a transformers 5 model: take the config at its word
-    linked: dict[str, str] = {}  # each name → a name it is tied to, ending at one representative
-
-    def root(name: str) -> str:
-        while linked.get(name, name) != name:
-            name = linked[name]
-        return name
-
-    for target, source in mapping.items():
-        linked[root(target)] = root(source)
-    mapped = set(mapping) | set(mapping.values())
-
-    def roots_of(weight) -> set[str]:
-        return {root(name) for name, param in model.named_parameters(remove_duplicate=False)
-                if param is weight and name in mapped}
-
-    return bool(roots_of(weights[0]) & roots_of(weights[1]))
-
-
-def _describe_module(module: nn.Module, paths: dict[int, str]) -> str:
-    """A module whose weight is not a plain Parameter (a quantized layer, a LoRA wrapper)."""
-    path = paths.get(id(module), "a module outside the model")
-    return f"{path} (a {type(module).__name__}, whose weight is not a Parameter of the model)"
 
 
 def _check_declared_tie(report: AuditReport, model: nn.Module) -> None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .audit import AuditReport, _tie_word_embeddings
+from .audit import AuditReport
+from .audit_embeddings import tie_word_embeddings
 from .checkpoints import Checkpoint, read_checkpoint
 from .hf_structure import Structure, hf_structure
 
@@ -44,7 +45,7 @@ def audit_checkpoint(path) -> AuditReport:
         report._add("stored_once", names,
                     f"{', '.join(names)} are stored once and share it: torch.load gives them "
                     f"back over one memory, as a tie needs.")
-    says_tied = None if checkpoint.config is None else _tie_word_embeddings(checkpoint.config)
+    says_tied = None if checkpoint.config is None else tie_word_embeddings(checkpoint.config)
     if checkpoint.config is not None:
         report._add("config", (), "config.json " + (
             "does not set tie_word_embeddings" if says_tied is None
