@@ -49,8 +49,8 @@ INFO_KINDS = {
     "stored_once": "checkpoint names stored once and shared",
     "tied_at_load": "a name a checkpoint leaves out, to be tied at load",
     "config": "what the config says about tying",
-    "judged_by": "how a checkpoint was judged: by its architecture's structure, or by shapes, "
-                 "storage and values",
+    "judged_by": "a checkpoint judged by shapes, storage and values, and why not by its "
+                 "architecture",
     "config_untieable": "a config that asks for a tie its architecture does not make",
     "renamed": "checkpoint keys that from_pretrained loads under other names",
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .hf_structure import fresh_model_ties
 from .tying import SharedGroup
 
 __all__ = ["embedding_head_pairs", "check_embedding_heads", "check_config",
@@ -130,7 +131,7 @@ def check_config(report, model: nn.Module) -> None:
     holds_tied = weights[0] is not None and weights[0] is weights[1]
     report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
                 f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
-    if says_tied and not holds_tied and not _class_ties(model, modules, weights):
+    if says_tied and not holds_tied and not _class_ties(model, weights):
         shapes = ("" if weights[0] is None or weights[1] is None
                   or weights[0].shape == weights[1].shape
                   else f" (shapes {_shape(weights[0])} and {_shape(weights[1])})")
@@ -154,35 +155,16 @@ def check_config(report, model: nn.Module) -> None:
                     f"tie_word_embeddings=True, or untie them.")
 
 
-def _class_ties(model: nn.Module, modules, weights: list) -> bool:
-    """Whether the model's class ties these two modules' weights when its config asks: not when
-    their shapes differ, nor when transformers' own map of the ties it makes
-    (`all_tied_weights_keys`, target → source, made when the model was built) leaves them out.
-    The map names weights by module path inside the transformers model, so the modules are
-    named that way too (a wrapper around them, such as peft's, keeps their path)."""
-    if None in weights:
-        return True  # a quantized or wrapped layer: no shape to judge by
-    if weights[0].shape != weights[1].shape:
-        return False
-    owner = next((m for m in model.modules() if "all_tied_weights_keys" in vars(m)), None)
-    mapping = getattr(owner, "all_tied_weights_keys", None)
-    if not isinstance(mapping, dict):
-        return True  # not a transformers 5 model: take the config at its word
-    paths = _module_paths(owner)
-    if any(id(module) not in paths for module in modules):
-        return True
-    names = [f"{paths[id(module)]}.weight" for module in modules]
-    linked: dict[str, str] = {}  # each name → a name it is tied to, ending at one representative
-
-    def root(name: str) -> str:
-        while linked.get(name, name) != name:
-            name = linked[name]
-        return name
-
-    for target, source in mapping.items():
-        linked[root(target)] = root(source)
-    return all(name in linked or name in mapping.values() for name in names) \
-        and root(names[0]) == root(names[1])
+def _class_ties(model: nn.Module, weights: list) -> bool:
+    """Whether the model's class ties its embedding and head when its config asks: the
+    transformers model inside (a wrapper such as peft's forwards to it) built afresh from its
+    config on meta holds them as one Parameter. Where that cannot be tried, the shapes decide."""
+    owner = next((m for m in model.modules() if hasattr(type(m), "config_class")
+                  and hasattr(m, "get_output_embeddings")), None)
+    verdict = fresh_model_ties(owner) if owner is not None else None
+    if verdict is not None:
+        return verdict
+    return None in weights or weights[0].shape == weights[1].shape
 
 
 def _describe_module(module: nn.Module, paths: dict[int, str]) -> str:

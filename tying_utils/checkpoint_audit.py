@@ -1,7 +1,7 @@
 """Audit a checkpoint file or folder without its model: `audit_checkpoint(path)`.
 
 Introduced in notebook 07 (tie_lifecycle); `python -m tying_utils audit PATH` runs it. Two ways to
-judge, and the report says which one it used:
+judge, and the report says which one it used (in its subject line, or in a `judged_by` item):
 
 - **by the architecture's structure**: a Hugging Face folder whose `config.json` names a class that
   `transformers` has is judged against that class built on the meta device (`hf_structure.py`):
@@ -67,10 +67,8 @@ def audit_checkpoint(path) -> AuditReport:
                         f"from_pretrained loads {len(moved)} of the file's keys under other "
                         f"names ({listed}{', ...' if len(moved) > 3 else ''}), and they are "
                         f"judged under those names.")
-        report._add("judged_by", (), f"judged by the structure of {structure.class_name} (built "
-                    f"on the meta device from config.json): its embedding is "
-                    f"{structure.input_name or 'none'}, its head "
-                    f"{structure.output_name or 'none'}.")
+        report.subject = report.subject[:-1] + f"; judged by the structure of " \
+            f"{structure.class_name}, built on the meta device from config.json)"
     else:
         _judge_by_values(report, checkpoint, says_tied)
         report._add("judged_by", (), f"judged by shapes, storage and values, not by an "

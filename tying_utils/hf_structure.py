@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["Structure", "hf_structure"]
+__all__ = ["Structure", "hf_structure", "fresh_model_ties"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +156,28 @@ def _renamer(model: nn.Module) -> Callable[[str], str]:
             return key
 
     return rename
+
+
+def fresh_model_ties(model: nn.Module) -> bool | None:
+    """Whether `type(model)` built afresh from a copy of `model.config`, on meta, holds its input
+    and output embeddings as one Parameter (None: it cannot be built so). What a model should
+    hold according to its class and config, whatever has happened to `model` since."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    try:
+        import transformers
+
+        quiet = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()
+        try:
+            with warnings.catch_warnings(), torch.device("meta"):
+                warnings.simplefilter("ignore")
+                fresh = type(model)(copy.deepcopy(config))
+        finally:
+            transformers.logging.set_verbosity(quiet)
+        pair = [dict(m.named_parameters(recurse=False)).get("weight")
+                for m in (fresh.get_input_embeddings(), fresh.get_output_embeddings())]
+    except Exception:  # not a class that builds from its config alone
+        return None
+    return pair[0] is not None and pair[0] is pair[1]
