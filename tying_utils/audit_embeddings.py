@@ -131,6 +131,8 @@ def check_config(report, model: nn.Module) -> None:
     holds_tied = weights[0] is not None and weights[0] is weights[1]
     report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
                 f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
+    if not says_tied and not holds_tied and _built_tied(model):
+        says_tied = True  # a sub-config (an encoder-decoder's decoder) asks for the tie
     if says_tied and not holds_tied and not _class_ties(model, weights):
         shapes = ("" if weights[0] is None or weights[1] is None
                   or weights[0].shape == weights[1].shape
@@ -147,7 +149,7 @@ def check_config(report, model: nn.Module) -> None:
                     f"model.tie_weights() before training, but if it was changed on purpose (a "
                     f"head trained apart, e.g. LoRA modules_to_save, or a quantized copy), set "
                     f"tie_word_embeddings=False instead: tie_weights() would discard it.")
-    elif holds_tied and not says_tied:
+    elif holds_tied and not says_tied and not _built_tied(model):
         report._add("config_mismatch", pair,
                     f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
                     f"Parameter: save_pretrained stores it once, and from_pretrained, following "
@@ -165,6 +167,14 @@ def _class_ties(model: nn.Module, weights: list) -> bool:
     if verdict is not None:
         return verdict
     return None in weights or weights[0].shape == weights[1].shape
+
+
+def _built_tied(model: nn.Module) -> bool:
+    """Whether the class, built afresh from this config, ties them after all (an
+    encoder-decoder whose decoder's config asks for the tie while the outer one does not)."""
+    owner = next((m for m in model.modules() if hasattr(type(m), "config_class")
+                  and hasattr(m, "get_output_embeddings")), None)
+    return owner is not None and fresh_model_ties(owner) is True
 
 
 def _describe_module(module: nn.Module, paths: dict[int, str]) -> str:
