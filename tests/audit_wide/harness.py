@@ -152,10 +152,14 @@ def fresh_ties(model_class, config_dict: dict) -> list[set[str]]:
     return [set(names) for names in names_of(fresh).values() if len(names) > 1]
 
 
-def expected_in_memory(model: nn.Module) -> set[str]:
-    """Finding kinds for a live model, from identity, memory and values."""
+def expected_in_memory(model: nn.Module, optimizer=None) -> set[str]:
+    """Finding kinds for a live model (and its optimizer), from identity, memory and values."""
     params = dict(model.named_parameters(remove_duplicate=False))
     expected = set()
+    if optimizer is not None:
+        held = [p for group in optimizer.param_groups for p in group["params"]]
+        if any(all(p is not q for q in params.values()) for p in held):
+            expected.add("optimizer_stale")  # it steps a tensor the model no longer has
     objects = {id(p): p for p in params.values()}
     by_memory: dict[int, set[int]] = {}
     for p in objects.values():
@@ -290,6 +294,10 @@ def memory_variants(arch: Architecture):
     with torch.no_grad():
         get_param(trained, head).add_(0.01)  # untied, then trained apart
     yield "untied and trained", trained
+    before = build(arch, False)
+    optimizer = torch.optim.SGD(before.parameters(), lr=0.1)
+    set_param(before, head, get_param(before, embedding))  # tied after the optimizer was built
+    yield "optimizer before tie", (before, optimizer)
     resized = build(arch, True)
     try:
         resized.resize_token_embeddings(TINY["vocab_size"] + 8)
@@ -378,8 +386,10 @@ def save_bin_folder(model: nn.Module, out: Path, sharded: bool) -> None:
 def run_architecture(arch: Architecture, folder: Path) -> list[Result]:
     results = []
     for case, model in memory_variants(arch):
-        results.append(judge(arch, f"memory: {case}", lambda m=model: expected_in_memory(m),
-                             lambda m=model: audit(m)))
+        model, optimizer = model if isinstance(model, tuple) else (model, None)
+        results.append(judge(arch, f"memory: {case}",
+                             lambda m=model, o=optimizer: expected_in_memory(m, o),
+                             lambda m=model, o=optimizer: audit(m, o)))
     folder.mkdir(parents=True, exist_ok=True)
     for case, path, live, config in file_variants(arch, folder):
         results.append(judge(arch, f"file: {case}",
