@@ -5,6 +5,8 @@
 #   make bench      the benchmarks whose figures go into the README
 #   make test-widgets7  the explorer's tests under ipywidgets 7.7.1 (what Colab ships)
 #   make test-browser  the real-browser smoke test (needs Debian's chromium; .ci/run installs it)
+#   make test-audit-wide  audit against every transformers architecture the harness can build
+#                   (tests/audit_wide/; about half an hour on 2 cores); make test runs a subset
 #   make site       the course as a static HTML book in build/site/ (from the committed notebooks)
 #   make test-site  open every page of build/site/ in a real browser: images, links, search
 #   make wheelhouse every locked wheel in wheelhouse/, for a classroom without internet: when that
@@ -23,7 +25,7 @@ PIP_FROM  := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEE
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab test unit nbval lint notebooks sync bench test-browser site test-site \
-	wheelhouse clean test-widgets7
+	wheelhouse clean test-widgets7 test-audit-wide
 
 setup: $(STAMP) $(LAB_OVERRIDES)
 
@@ -85,6 +87,7 @@ bench: setup
 	$(PY) benchmarks/explorer.py
 	$(PY) benchmarks/transformer.py
 	$(PY) benchmarks/contention.py
+	$(PY) benchmarks/audit_memory.py
 
 # The explorer under ipywidgets 7.7.1, what Colab ships (the lock installs 8): installed once
 # into .venv/widgets7 (with what 7.7.1 imports and 8 no longer needs), which goes first on
@@ -98,6 +101,12 @@ $(WIDGETS7)/.installed: | $(STAMP)
 test-widgets7: $(WIDGETS7)/.installed
 	PYTHONPATH=$(WIDGETS7) TYING_WIDGETS_VERSION=7.7.1 $(WORKERS) $(PY) -m pytest \
 		tests/test_explorer.py -q -W ignore::DeprecationWarning
+
+# Every architecture of transformers' causal-LM, masked-LM, seq2seq and image-text auto mappings
+# that builds from a tiny config, tied and untied, broken and saved the usual ways; each verdict
+# against ground truth. Writes artifacts/audit-wide.json; fails below 99.5% or on any crash.
+test-audit-wide: setup
+	$(WORKERS) HF_HUB_OFFLINE=1 $(PY) tests/audit_wide/run_all.py artifacts/audit-wide.json
 
 test-browser: setup
 	$(PY) tests/browser/run_browser_test.py

@@ -14,13 +14,14 @@ pytest.importorskip("transformers")
 
 import harness  # noqa: E402  (this folder is on sys.path: pytest puts a test's folder there)
 
-# Decoder-only, masked-LM and encoder-decoder; heads called lm_head, lm_head.decoder, embed_out,
-# cls.predictions.decoder, vocab_projector, pred_layer.proj; embeddings called wte, embed_tokens,
-# word_embeddings, shared; and one whose config can ask for a tie the class does not make.
+# Decoder-only, masked-LM, encoder-decoder and a state-space model; heads called lm_head,
+# lm_head.decoder, embed_out (saved under that name, loaded as lm_head), cls.predictions.decoder,
+# generator_lm_head; embeddings called wte, embed_tokens, word_embeddings, shared; and configs that
+# ask for a tie the class does not make (BigBird-Pegasus's decoder, RemBERT's unequal shapes).
 SUBSET = ["GPT2LMHeadModel", "LlamaForCausalLM", "OPTForCausalLM", "BloomForCausalLM",
-          "GPTNeoXForCausalLM", "RobertaForMaskedLM", "DistilBertForMaskedLM",
-          "BertForMaskedLM", "BartForConditionalGeneration", "T5ForConditionalGeneration",
-          "XLMWithLMHeadModel", "BigBirdPegasusForCausalLM"]
+          "GPTNeoXForCausalLM", "RobertaForMaskedLM", "ElectraForMaskedLM", "MambaForCausalLM",
+          "BartForConditionalGeneration", "T5ForConditionalGeneration",
+          "BigBirdPegasusForCausalLM", "RemBertForMaskedLM"]
 BY_NAME = {arch.class_name: arch for arch in harness.architectures()}
 
 
