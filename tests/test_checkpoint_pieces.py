@@ -23,8 +23,8 @@ def test_same_bytes_agrees_with_torch_equal_across_piece_boundaries(tmp_path, sm
     a = torch.randn(37, 5).to(torch.bfloat16)
     late_change = a.clone()
     late_change[-1, -1] += 1  # differs only in the last piece
-    tensors = {"a": a, "copy": a.clone(), "late": late_change, "other_shape": a.reshape(5, 37).clone(),
-               "zeros": torch.zeros(37, 5)}
+    tensors = {"a": a, "copy": a.clone(), "late": late_change,
+               "other_shape": a.reshape(5, 37).clone(), "zeros": torch.zeros(37, 5)}
     path = tmp_path / f"state{suffix}"
     if suffix == ".pt":
         torch.save(tensors, path)
