@@ -88,7 +88,7 @@ def _renamed(checkpoint: Checkpoint, structure: Structure) -> tuple[Checkpoint, 
         {names[key]: shape for key, shape in checkpoint.shapes.items()}, checkpoint.config,
         [[names[key] for key in group] for group in checkpoint.shared],
         _load=lambda name: checkpoint.tensor(keys[name]),
-        _byte_chunks=lambda name: checkpoint.byte_chunks(keys[name]),
+        _byte_chunks=lambda name, piece: checkpoint.byte_chunks(keys[name], piece),
         _itemsize=lambda name: checkpoint.itemsize(keys[name]))
     return view, keys
 
@@ -236,8 +236,7 @@ def _equal_pairs(checkpoint: Checkpoint, names: list[str], shared: list[set]):
         return
     by_start: dict[bytes, list[str]] = {}
     for name in names:
-        piece = next(iter(checkpoint.byte_chunks(name)))
-        by_start.setdefault(piece[:4096].numpy().tobytes(), []).append(name)
+        by_start.setdefault(checkpoint.first_bytes(name), []).append(name)
     for candidates in by_start.values():
         matched: set[str] = set()
         for i, first in enumerate(candidates):

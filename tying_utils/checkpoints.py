@@ -56,7 +56,7 @@ class Checkpoint:
     _load: Callable[[str], torch.Tensor] | None = None
     # name → its raw bytes in bounded pieces (1-D uint8 tensors) and its element size; a reader
     # that does not give one is read through `tensor()`.
-    _byte_chunks: Callable[[str], Iterator[torch.Tensor]] | None = None
+    _byte_chunks: Callable[[str, int], Iterator[torch.Tensor]] | None = None
     _itemsize: Callable[[str], int] | None = None  # name → bytes per element
 
     def itemsize(self, name: str) -> int:
@@ -69,12 +69,19 @@ class Checkpoint:
         """The tensor stored under `name`, read from disk when the format allows it."""
         return self._load(name)
 
-    def byte_chunks(self, name: str) -> Iterator[torch.Tensor]:
-        """The bytes stored under `name`, in pieces of at most `CHUNK_BYTES` (1-D uint8)."""
+    def byte_chunks(self, name: str, piece: int | None = None) -> Iterator[torch.Tensor]:
+        """The bytes stored under `name`, in pieces of at most `piece` bytes (default
+        `CHUNK_BYTES`), each a 1-D uint8 tensor that may be reused for the next piece."""
+        piece = piece or CHUNK_BYTES
         if self._byte_chunks is not None:
-            yield from self._byte_chunks(name)
+            yield from self._byte_chunks(name, piece)
             return
-        yield from _tensor_byte_chunks(self.tensor(name))
+        yield from _tensor_byte_chunks(self.tensor(name), piece)
+
+    def first_bytes(self, name: str, count: int = 4096) -> bytes:
+        """The first `count` bytes stored under `name` (fewer for a smaller tensor)."""
+        return next(iter(self.byte_chunks(name, count)), torch.empty(0, dtype=torch.uint8)
+                    ).numpy().tobytes()
 
     def same_bytes(self, a: str, b: str) -> bool:
         """Whether `a` and `b` hold the same shape and the same bytes, compared piece by piece,
@@ -100,14 +107,14 @@ class Checkpoint:
 CHUNK_BYTES = 32 * 2**20  # what two large matrices are compared in: a few pieces, never whole
 
 
-def _tensor_byte_chunks(tensor: torch.Tensor) -> Iterator[torch.Tensor]:
+def _tensor_byte_chunks(tensor: torch.Tensor, piece: int) -> Iterator[torch.Tensor]:
     flat = tensor.detach().reshape(-1)
     if flat.numel() == 0:
         return
     raw = flat.contiguous().view(torch.uint8) if flat.dtype != torch.bool else flat.view(
         torch.uint8)
-    for start in range(0, raw.numel(), CHUNK_BYTES):
-        yield raw[start:start + CHUNK_BYTES]
+    for start in range(0, raw.numel(), piece):
+        yield raw[start:start + piece]
 
 
 def read_checkpoint(path) -> Checkpoint:
@@ -203,8 +210,8 @@ def _read_safetensors(files: dict[str, Path], path: Path, description: str) -> C
             spans[where[key]] = _safetensors_spans(where[key])
         return spans[where[key]][key]
 
-    def byte_chunks(key: str) -> Iterator[torch.Tensor]:
-        yield from _file_byte_chunks(where[key], *span(key))
+    def byte_chunks(key: str, piece: int) -> Iterator[torch.Tensor]:
+        yield from _file_byte_chunks(where[key], *span(key), piece)
 
     def itemsize(key: str) -> int:
         start, end = span(key)
@@ -227,14 +234,14 @@ def _safetensors_spans(file: Path) -> dict[str, tuple[int, int]]:
             for name, entry in header.items() if name != "__metadata__"}
 
 
-def _file_byte_chunks(file: Path, start: int, end: int) -> Iterator[torch.Tensor]:
+def _file_byte_chunks(file: Path, start: int, end: int, piece: int) -> Iterator[torch.Tensor]:
     """Bytes [start, end) of `file` in pieces, read with os.pread into one reused buffer: unlike a
     memory map, reading does not leave the file's pages counted in this process's memory."""
-    buffer = bytearray(min(CHUNK_BYTES, max(end - start, 1)))
+    buffer = bytearray(min(piece, max(end - start, 1)))
     descriptor = os.open(file, os.O_RDONLY)
     try:
-        for offset in range(start, end, CHUNK_BYTES):
-            size = min(CHUNK_BYTES, end - offset)
+        for offset in range(start, end, piece):
+            size = min(piece, end - offset)
             view = memoryview(buffer)[:size]
             _pread_into(descriptor, view, offset)
             yield torch.frombuffer(buffer, dtype=torch.uint8, count=size)
