@@ -90,3 +90,12 @@ def test_a_config_that_asks_for_a_tie_the_shapes_cannot_make_is_information_only
     assert report.ok, report
     [note] = [item for item in report.info if item.kind == "config_untieable"]
     assert "has no effect on this architecture" in note.message
+
+
+def test_lora_on_both_tied_layers_is_not_reported_as_moving_an_unadapted_embedding():
+    """With ensure_weight_tying=True, peft 0.21 puts an adapter on the embedding too, so a merge
+    moves the embedding on purpose."""
+    model = wrap(llama(), target_modules=["q_proj", "lm_head"], ensure_weight_tying=True)
+    embedding = model.base_model.model.model.embed_tokens
+    assert any("lora_embedding" in name for name, _ in embedding.named_parameters())
+    assert "adapter_on_tie" not in kinds(audit(model))
