@@ -10,6 +10,8 @@
 #   make bench      the benchmarks whose figures go into the README
 #   make test-widgets7  the explorer's tests under ipywidgets 7.7.1 (what Colab ships)
 #   make test-browser  the real-browser smoke test (needs Debian's chromium; .ci/run installs it)
+#   make test-audit-wide  audit against every transformers architecture the harness can build
+#                   (tests/audit_wide/; about 12 minutes on 2 cores); make test runs a subset
 #   make site       the course as a static HTML book in build/site/ (from the committed notebooks)
 #   make test-site  open every page of build/site/ in a real browser: images, links, search
 #   make wheelhouse every locked wheel in wheelhouse/, for a classroom without internet: when that
@@ -28,7 +30,7 @@ PIP_FROM  := $(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEE
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab test unit nbval lint notebooks sync bench test-browser site test-site \
-	wheelhouse clean test-widgets7 test-colab reset-notebook reset-notebooks
+	wheelhouse clean test-widgets7 test-colab reset-notebook reset-notebooks test-audit-wide
 
 setup: $(STAMP) $(LAB_OVERRIDES)
 
@@ -110,6 +112,7 @@ bench: setup
 	$(PY) benchmarks/transformer.py
 	$(PY) benchmarks/contention.py
 	$(PY) benchmarks/cli_help.py
+	$(PY) benchmarks/audit_memory.py
 
 # The explorer under ipywidgets 7.7.1, what Colab ships (the lock installs 8): installed once
 # into .venv/widgets7 (with what 7.7.1 imports and 8 no longer needs), which goes first on
@@ -138,6 +141,12 @@ $(COLAB)/.installed:
 
 test-colab: $(COLAB)/.installed
 	$(COLAB)/bin/python tools/colab_like.py $(NOTEBOOKS)
+
+# Every architecture of transformers' causal-LM, masked-LM, seq2seq and image-text auto mappings
+# that builds from a tiny config, tied and untied, broken and saved the usual ways; each verdict
+# against ground truth. Writes artifacts/audit-wide.json; fails below 99.5% or on any crash.
+test-audit-wide: setup
+	$(WORKERS) HF_HUB_OFFLINE=1 $(PY) tests/audit_wide/run_all.py artifacts/audit-wide.json
 
 test-browser: setup
 	$(PY) tests/browser/run_browser_test.py

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tying_utils import EmbedHead, RecurrentLM, audit, audit_checkpoint, tie, untie
-from tying_utils.audit import FINDING_KINDS, INFO_KINDS, AuditReport, Finding, checkpoint_pairs
+from tying_utils.audit import FINDING_KINDS, INFO_KINDS, AuditReport, Finding
 from tying_utils.checkpoints import CheckpointError
 
 transformers = pytest.importorskip("transformers")
@@ -101,6 +101,23 @@ def test_alias_from_a_data_assignment():
     assert alias.names == ("embedding.weight", "head.weight")
     assert "2 separate Parameters over the same memory" in alias.message
     assert "tie()" in alias.message
+
+
+def test_a_group_of_four_names_reports_the_tie_it_still_holds_and_the_alias():
+    """T5's shared, encoder and decoder embed_tokens and lm_head: after the head becomes its own
+    Parameter over the same memory, three names are still one Parameter (the ground truth is
+    identity), and the fourth is an alias of it."""
+    t5 = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=20, d_model=4, d_kv=2, d_ff=8, num_layers=1, num_heads=2))
+    t5.lm_head.weight = nn.Parameter(t5.shared.weight.data)
+    truth = [name for name, p in t5.named_parameters(remove_duplicate=False)
+             if p is t5.shared.weight]
+    report = audit(t5)
+    assert [set(names) for names in report.ties] == [set(truth)] and len(truth) == 3
+    alias = the(report, "alias")
+    assert set(alias.names) == set(truth) | {"lm_head.weight"}
+    assert "(decoder.embed_tokens.weight, encoder.embed_tokens.weight, shared.weight) and " \
+           "lm_head.weight are 2 separate Parameters" in alias.message
 
 
 def test_alias_from_load_state_dict_assign():
@@ -359,31 +376,31 @@ def test_every_message_is_one_sentence_and_every_kind_is_declared():
 # --- checkpoints, read without their model --------------------------------------------------------
 
 
-def test_checkpoint_pairs_know_the_common_families_and_fall_back_on_names():
-    shapes = {"transformer.wte.weight": (100, 32), "lm_head.weight": (100, 32),
-              "transformer.h.0.mlp.c_fc.weight": (32, 128)}
-    assert checkpoint_pairs(shapes) == [("transformer.wte.weight", "lm_head.weight", "config")]
-    t5 = {"shared.weight": (100, 32), "encoder.block.0.layer.0.SelfAttention.q.weight": (32, 32),
-          "lm_head.weight": (100, 32)}
-    assert [pair[:2] for pair in checkpoint_pairs(t5)] == [
-        ("shared.weight", "lm_head.weight"), ("shared.weight", "encoder.embed_tokens.weight"),
-        ("shared.weight", "decoder.embed_tokens.weight")]
-    bert = {"bert.embeddings.word_embeddings.weight": (100, 32),
-            "bert.embeddings.position_embeddings.weight": (64, 32)}
-    assert checkpoint_pairs(bert) == [("bert.embeddings.word_embeddings.weight",
-                                       "cls.predictions.decoder.weight", "config")]
-    meta_llama = {"tok_embeddings.weight": (100, 32), "output.weight": (100, 32),
-                  "layers.0.attention.wq.weight": (32, 32)}
-    assert checkpoint_pairs(meta_llama) == [("tok_embeddings.weight", "output.weight", "config")]
-    # save_model kept lm_head.weight and dropped transformer.wte.weight: still GPT-2
-    dropped = {"lm_head.weight": (100, 32), "transformer.wpe.weight": (64, 32)}
-    assert checkpoint_pairs(dropped) == [("transformer.wte.weight", "lm_head.weight", "config")]
+def test_a_plain_state_dict_is_judged_by_storage_and_values_whatever_its_names(tmp_path):
+    """No family of names decides: `tok_emb`/`head` (the head with a bias) is judged like any."""
+    torch.manual_seed(0)
+    tok_emb, head_bias = torch.randn(12, 4), torch.randn(12)
+    tied = {"tok_emb.weight": tok_emb, "head.weight": tok_emb, "head.bias": head_bias,
+            "blocks.0.w": torch.randn(4, 4)}
+    torch.save(tied, tmp_path / "tied.pt")
+    report = audit_checkpoint(tmp_path / "tied.pt")
+    assert report.ok and [set(names) for names in report.ties] == [{"tok_emb.weight",
+                                                                     "head.weight"}]
+    assert "embedding.weight" not in str(report)  # only names the file holds
+    copied = {**tied, "head.weight": tok_emb.clone()}  # a tie lost by copying
+    torch.save(copied, tmp_path / "copied.pt")
+    report = audit_checkpoint(tmp_path / "copied.pt")
+    assert kinds(report) == ["lost_tie"]
+    assert set(the(report, "lost_tie").names) == {"tok_emb.weight", "head.weight"}
+    zeros = {"a.weight": torch.zeros(12, 4), "b.weight": torch.zeros(12, 4)}
+    safetensors.torch.save_file(zeros, tmp_path / "zeros.safetensors")
+    assert audit_checkpoint(tmp_path / "zeros.safetensors").ok  # equal, but all one value
 
 
 def test_audit_checkpoint_of_torch_save_files(tmp_path):
     torch.save(EmbedHead(10, 3, tied=True).state_dict(), tmp_path / "tied.pt")
     report = audit_checkpoint(tmp_path / "tied.pt")
-    assert report.ok and info_kinds(report) == ["stored_once"]
+    assert report.ok and info_kinds(report) == ["stored_once", "judged_by"]
     untied = EmbedHead(10, 3, tied=False)
     with torch.no_grad():
         untied.embedding.weight.copy_(untied.head.weight)
@@ -431,27 +448,37 @@ def test_audit_checkpoint_of_a_sharded_pytorch_model_bin_folder(tmp_path):
     (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
     report = audit_checkpoint(tmp_path)
     assert "pytorch_model.bin.index.json (2 shards)" in report.subject
-    assert kinds(report) == ["lost_tie"]
-    assert the(report, "lost_tie").names == ("model.embed_tokens.weight", "lm_head.weight")
+    assert kinds(report) == ["lost_tie"]  # no config.json: judged by values
+    assert set(the(report, "lost_tie").names) == {"model.embed_tokens.weight", "lm_head.weight"}
 
 
-def test_audit_checkpoint_of_t5_names_knows_its_always_tied_input_embeddings(tmp_path):
-    shared = torch.randn(20, 4)
-    safetensors.torch.save_file({"shared.weight": shared, "lm_head.weight": torch.randn(20, 4),
-                                 "encoder.embed_tokens.weight": shared.clone(),
-                                 "encoder.block.0.layer.0.SelfAttention.q.weight":
-                                     torch.randn(4, 4)}, tmp_path / "model.safetensors")
-    (tmp_path / "config.json").write_text('{"tie_word_embeddings": false}')
+def test_audit_checkpoint_of_t5_knows_its_four_names_of_one_matrix_from_the_class(tmp_path):
+    """T5 holds shared, encoder/decoder embed_tokens and lm_head as one Parameter; a file that
+    stores two of them as equal copies holds a lost tie, two different ones disagree."""
+    model = transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=20, d_model=4, d_kv=2, d_ff=8, num_layers=1, num_heads=2))
+    model.config.architectures = ["T5ForConditionalGeneration"]  # as save_pretrained writes it
+    model.config.to_json_file(tmp_path / "config.json")
+    state = {k: v.clone() for k, v in model.state_dict().items()
+             if k not in ("decoder.embed_tokens.weight", "lm_head.weight")}
+    safetensors.torch.save_file(state, tmp_path / "model.safetensors")
     report = audit_checkpoint(tmp_path)
-    assert kinds(report) == ["lost_tie"]  # encoder.embed_tokens stored as a copy of shared
+    assert kinds(report) == ["lost_tie"]  # a copy, saved from a model that had lost its tie
+    assert "judged by the structure of T5ForConditionalGeneration" in report.subject
     assert the(report, "lost_tie").names == ("shared.weight", "encoder.embed_tokens.weight")
-    assert the(report, "tied_at_load").names == ("decoder.embed_tokens.weight", "shared.weight")
+    assert set(the(report, "tied_at_load").names) == {
+        "decoder.embed_tokens.weight", "lm_head.weight", "shared.weight"}
+    state["encoder.embed_tokens.weight"] = torch.randn(20, 4)
+    safetensors.torch.save_file(state, tmp_path / "model.safetensors")
+    assert kinds(audit_checkpoint(tmp_path)) == ["config_mismatch"]
 
 
 def test_audit_checkpoint_of_safetensors_files(tmp_path):
     safetensors.torch.save_model(EmbedHead(10, 3, tied=True), tmp_path / "tied.safetensors")
     report = audit_checkpoint(tmp_path / "tied.safetensors")
-    assert report.ok and the(report, "tied_at_load").names == ("head.weight", "embedding.weight")
+    assert report.ok and the(report, "tied_at_load").names == ("head.bias", "embedding.weight")
+    assert the(report, "tied_at_load").message.startswith(
+        "head.weight is not stored, to be tied to embedding.weight at load")
     assert "2 tensors" in report.subject
 
 

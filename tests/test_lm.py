@@ -98,7 +98,7 @@ def test_folder_with_three_files_loads_each_split(tmp_path):
 
 def test_missing_path_is_one_clear_sentence(tmp_path):
     with pytest.raises(ValueError,
-                       match=r"no corpus at .*'pydoc', 'python-help', 'jargon', a text file, or a folder"):
+                       match=r"no corpus at .*'pydoc', 'python-help', 'jargon', a text file"):
         load_corpus(tmp_path / "nowhere.txt")
 
 

@@ -17,15 +17,13 @@ lists them), so code can act on it.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from .audit_distributed import explain_distributed, unwrap
-from .checkpoints import read_checkpoint
+from .audit_embeddings import check_adapters_on_ties, check_config, check_embedding_heads
 from .tying import ALIAS, TIE, VIEW, SharedGroup, shared_memory_groups, shared_tensor_groups
 
 __all__ = ["audit", "audit_checkpoint", "AuditReport", "Finding", "FINDING_KINDS", "INFO_KINDS"]
@@ -36,13 +34,14 @@ FINDING_KINDS = {
     "lost_tie": "an embedding and a head with equal values in separate memory",
     "config_mismatch": "config.tie_word_embeddings (or a model's own `tied` flag) disagrees with "
                        "what the model or file holds",
-    "head_missing": "a checkpoint lacks the head although its config says untied",
+    "head_missing": "a checkpoint lacks an embedding or head that nothing ties at load",
     "optimizer_missing": "a tied Parameter that no param group holds",
     "optimizer_duplicate": "a Parameter held twice by the optimizer",
     "optimizer_stale": "tensors the optimizer steps that are no longer in the model",
     "alias_in_optimizer": "an alias whose Parameters the optimizer steps separately",
     "decay_mismatch": "the tied matrix decays unlike the other embeddings",
     "meta_device": "Parameters on the meta device",
+    "adapter_on_tie": "an adapter whose merge would also change the name its layer is tied to",
 }
 INFO_KINDS = {
     "tie": "one Parameter under several names",
@@ -51,6 +50,10 @@ INFO_KINDS = {
     "stored_once": "checkpoint names stored once and shared",
     "tied_at_load": "a name a checkpoint leaves out, to be tied at load",
     "config": "what the config says about tying",
+    "judged_by": "a checkpoint judged by shapes, storage and values, and why not by its "
+                 "architecture",
+    "config_untieable": "a config that asks for a tie its architecture does not make",
+    "renamed": "checkpoint keys that from_pretrained loads under other names",
 }
 
 
@@ -132,11 +135,12 @@ def audit(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> A
     params = dict(model.named_parameters(remove_duplicate=False))
     report = AuditReport(f"{type(model).__name__} ({len(params)} parameter names)")
     groups = shared_memory_groups(model)
-    report.ties = [group.names for group in groups if group.kind == TIE]
+    report.ties = [names for group in groups for names in _ties_within(group, params)]
 
     _check_sharing(report, groups, params)
-    _check_embedding_heads(report, model, params, groups)
-    _check_config(report, model)
+    check_embedding_heads(report, model, params, groups)
+    check_config(report, model)
+    check_adapters_on_ties(report, model, params)
     _check_declared_tie(report, model)
     if optimizer is not None:
         _check_optimizer(report, model, optimizer, params, groups)
@@ -159,116 +163,39 @@ def _check_sharing(report: AuditReport, groups: list[SharedGroup], params: dict)
                             f"Parameter, so freezing any of these names froze all of them; "
                             f"untie() first to train one of them alone.")
         elif group.kind == ALIAS:
-            report._add("alias", group.names, f"{names} are {group.parameters} {meaning}.")
+            report._add("alias", group.names, f"{_by_parameter(group, params)} are "
+                        f"{group.parameters} {meaning}.")
+            for tie in _ties_within(group, params):
+                report._add("tie", tie, f"{', '.join(tie)} are one Parameter (within that "
+                            f"alias): the optimizer steps it once and its gradient is the sum "
+                            f"of every use.")
         elif group.kind == VIEW:
             report._add("view", group.names,
                         f"{names} are {group.parameters} {meaning}; make them one Parameter "
                         f"(for a transpose, through a parametrization, as in notebook 02 §9).")
 
 
-def embedding_head_pairs(model: nn.Module) -> list[tuple[str, str]]:
-    """Parameter names (embedding weight, head weight) of the pairs that could be tied.
-
-    Each `nn.Embedding` with each `nn.Linear` whose weight has the embedding's shape, and the
-    model's `get_input_embeddings()` / `get_output_embeddings()` when it has them (Hugging Face).
-    """
-    paths = _module_paths(model)
-    pairs = []
-    hf_pair = _hf_embeddings(model)
-    if hf_pair is not None:
-        pairs.append(tuple(_weight_name(module, paths) for module in hf_pair))
-    modules = list(model.modules())
-    for embedding in (m for m in modules if isinstance(m, nn.Embedding)):
-        for head in (m for m in modules if isinstance(m, nn.Linear)):
-            names = (_weight_name(embedding, paths), _weight_name(head, paths))
-            if None not in names and head.weight.shape == embedding.weight.shape:
-                pairs.append(names)
-    return list(dict.fromkeys(pair for pair in pairs if None not in pair))
+def _parameter_names(group: SharedGroup, params: dict) -> list[tuple[str, ...]]:
+    """The names of a shared-memory group, one tuple per distinct Parameter object."""
+    by_object: dict[int, list[str]] = {}
+    for name in group.names:
+        by_object.setdefault(id(params[name]), []).append(name)
+    return [tuple(names) for names in by_object.values()]
 
 
-def _module_paths(model: nn.Module) -> dict[int, str]:
-    """id(module) → its dotted name in `model` (the first name, for a shared module)."""
-    paths: dict[int, str] = {}
-    for name, module in model.named_modules():
-        paths.setdefault(id(module), name)
-    return paths
+def _ties_within(group: SharedGroup, params: dict) -> list[tuple[str, ...]]:
+    """The ties a group holds: the whole group when it is one Parameter, else each set of two or
+    more of its names that are one Parameter (a group mixing a tie and an alias)."""
+    if group.kind == TIE:
+        return [group.names]
+    return [names for names in _parameter_names(group, params) if len(names) > 1]
 
 
-def _weight_name(module: nn.Module, paths: dict[int, str]) -> str | None:
-    """The parameter name of `module.weight` (None: not a plain Parameter of the model)."""
-    weight = getattr(module, "_parameters", {}).get("weight")
-    if weight is None or nn.parameter.is_lazy(weight) or id(module) not in paths:
-        return None
-    return f"{paths[id(module)]}.weight" if paths[id(module)] else "weight"
-
-
-def _hf_embeddings(model: nn.Module):
-    """(input embedding module, output embedding module) of a Hugging Face model, else None."""
-    try:
-        pair = (model.get_input_embeddings(), model.get_output_embeddings())
-    except (AttributeError, NotImplementedError):
-        return None
-    return pair if all(isinstance(m, nn.Module) for m in pair) else None
-
-
-def _check_embedding_heads(report: AuditReport, model: nn.Module, params: dict,
-                           groups: list[SharedGroup]) -> None:
-    """A lost tie: an embedding and a head that hold equal values in separate memory."""
-    sharing = [set(group.names) for group in groups]
-    for embedding, head in embedding_head_pairs(model):
-        a, b = params[embedding], params[head]
-        if any({embedding, head} <= names for names in sharing) or a.is_meta or b.is_meta:
-            continue
-        if a.shape == b.shape and torch.equal(a.detach(), b.detach()):
-            report._add("lost_tie", (embedding, head),
-                        f"{embedding} and {head} hold equal values in separate memory, the mark "
-                        f"of a tie lost by copying (a clone, untie(), load_state_dict(..., "
-                        f"assign=True) from copies); they will now train apart: tie them again "
-                        f"if the model should be tied.")
-
-
-def _tie_word_embeddings(config) -> bool | None:
-    """What a Hugging Face config (an object or a config.json dict) says about tying, or None."""
-    get = config.get if isinstance(config, dict) else lambda key: getattr(config, key, None)
-    value = get("tie_word_embeddings")
-    if value is None and get("text_config") is not None:
-        return _tie_word_embeddings(get("text_config"))
-    return value if isinstance(value, bool) else None
-
-
-def _check_config(report: AuditReport, model: nn.Module) -> None:
-    """config.tie_word_embeddings (Hugging Face) against what the model holds."""
-    says_tied = _tie_word_embeddings(getattr(model, "config", None))
-    modules = _hf_embeddings(model)
-    if says_tied is None or modules is None:
-        return
-    paths = _module_paths(model)
-    pair = tuple(_weight_name(module, paths) or _describe_module(module, paths)
-                 for module in modules)
-    weights = [module._parameters.get("weight") for module in modules]
-    holds_tied = weights[0] is not None and weights[0] is weights[1]
-    report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
-                f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
-    if says_tied and not holds_tied:
-        report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are not "
-                    f"one Parameter: the model trains and saves two matrices while its config "
-                    f"promises one; if the head is meant to be the embedding, call "
-                    f"model.tie_weights() before training, but if it was changed on purpose (a "
-                    f"head trained apart, e.g. LoRA modules_to_save, or a quantized copy), set "
-                    f"tie_word_embeddings=False instead: tie_weights() would discard it.")
-    elif holds_tied and not says_tied:
-        report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
-                    f"Parameter: save_pretrained stores it once, and from_pretrained, following "
-                    f"the config, then starts {pair[1]} from random values; set "
-                    f"tie_word_embeddings=True, or untie them.")
-
-
-def _describe_module(module: nn.Module, paths: dict[int, str]) -> str:
-    """A module whose weight is not a plain Parameter (a quantized layer, a LoRA wrapper)."""
-    path = paths.get(id(module), "a module outside the model")
-    return f"{path} (a {type(module).__name__}, whose weight is not a Parameter of the model)"
+def _by_parameter(group: SharedGroup, params: dict) -> str:
+    """'a, b and c' for three Parameters, '(a, b) and c' where a and b are one Parameter."""
+    parts = [names[0] if len(names) == 1 else f"({', '.join(names)})"
+             for names in _parameter_names(group, params)]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _check_declared_tie(report: AuditReport, model: nn.Module) -> None:
@@ -278,7 +205,8 @@ def _check_declared_tie(report: AuditReport, model: nn.Module) -> None:
     if not isinstance(declared, bool) or not isinstance(embedding, nn.Embedding) \
             or not isinstance(head, nn.Linear):
         return
-    holds_tied = embedding._parameters.get("weight") is head._parameters.get("weight")
+    holds_tied = (dict(embedding.named_parameters(recurse=False)).get("weight")
+                  is dict(head.named_parameters(recurse=False)).get("weight"))
     pair = {"embedding.weight", "head.weight"}
     if any(pair <= set(finding.names) for finding in report.findings):
         return  # already reported as an alias, a view or a lost tie
@@ -394,126 +322,8 @@ def _check_safetensors(report: AuditReport, model: nn.Module) -> None:
                     f"which stores one copy, or drop the duplicate key and tie again at load.")
 
 
-# --- auditing a checkpoint file or folder, without its model ------------------------------------
-
-# (embedding key, key tied to it, what ties them, a key prefix that marks the model family).
-KNOWN_TIES = [
-    ("transformer.wte.weight", "lm_head.weight", "config", "transformer."),  # GPT-2
-    ("model.embed_tokens.weight", "lm_head.weight", "config", "model."),  # Llama, Mistral, Qwen2
-    ("bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight", "config",
-     "bert."),  # BERT
-    ("shared.weight", "lm_head.weight", "config", "encoder."),  # T5
-    ("shared.weight", "encoder.embed_tokens.weight", "architecture", "encoder."),  # T5: these
-    ("shared.weight", "decoder.embed_tokens.weight", "architecture", "decoder."),  # are always one
-    ("embedding.weight", "head.weight", "config", "head."),  # this package's EmbedHead, RecurrentLM
-]
-EMBEDDING_LIKE = re.compile(r"embed|wte|tok", re.IGNORECASE)
-HEAD_LIKE = re.compile(r"head|output|decoder", re.IGNORECASE)
-
-
-def checkpoint_pairs(shapes: dict[str, tuple[int, ...]]) -> list[tuple[str, str, str]]:
-    """(embedding key, head key, what ties them) for the pairs a checkpoint could tie.
-
-    The known names first: a pair counts when its embedding is stored, or its head is stored
-    along with other names of that model family (a saver may have dropped either one). Then any
-    2-D tensors of one shape whose module is named like an embedding (embed, wte, tok) and like a
-    head (head, lm_head, output, decoder).
-    """
-    def family_present(head, marker):
-        return head in shapes and any(k.startswith(marker) and k != head for k in shapes)
-
-    pairs = [(embedding, head, tied_by) for embedding, head, tied_by, marker in KNOWN_TIES
-             if embedding in shapes or family_present(head, marker)]
-    known = {key for pair in pairs for key in pair[:2]}
-
-    def module_name(key):
-        return key.rsplit(".", 2)[-2] if "." in key else ""
-
-    matrices = [key for key, shape in shapes.items()
-                if len(shape) == 2 and key.endswith("weight") and key not in known]
-    for embedding in (k for k in matrices if EMBEDDING_LIKE.search(module_name(k))):
-        for head in (k for k in matrices if HEAD_LIKE.search(module_name(k))):
-            if head != embedding and shapes[head] == shapes[embedding]:
-                pairs.append((embedding, head, "config"))
-    return pairs
-
-
-def audit_checkpoint(path) -> AuditReport:
-    """Check a `.pt`/`.bin` state dict, a `.safetensors` file or a Hugging Face folder.
-
-    Reports names stored once and shared, a head left out to be tied at load, an embedding and a
-    head stored apart with equal values (a lost tie), and `tie_word_embeddings` in config.json
-    against the file. Raises `CheckpointError` (a ValueError) for what is not a checkpoint.
-    """
-    if Path(path).suffix in (".onnx", ".gguf"):  # exported files: notebook 09, exported.py
-        from .exported import audit_exported
-        return audit_exported(path)
-    checkpoint = read_checkpoint(path)
-    report = AuditReport(f"{Path(path).name or path} ({checkpoint.description}; "
-                         f"{len(checkpoint.shapes)} tensors)")
-    for names in checkpoint.shared:
-        report.ties.append(tuple(names))
-        report._add("stored_once", names,
-                    f"{', '.join(names)} are stored once and share it: torch.load gives them "
-                    f"back over one memory, as a tie needs.")
-
-    says_tied = None if checkpoint.config is None else _tie_word_embeddings(checkpoint.config)
-    if checkpoint.config is not None:
-        report._add("config", (), "config.json " + (
-            "does not set tie_word_embeddings" if says_tied is None
-            else f"says tie_word_embeddings={str(says_tied).lower()}") + ".")
-    pairs = checkpoint_pairs(checkpoint.shapes)
-    for embedding, head, tied_by in pairs:
-        _check_checkpoint_pair(report, checkpoint, embedding, head,
-                               True if tied_by == "architecture" else says_tied)
-    if says_tied is not None and not pairs:
-        report._add("config", (), "no embedding and head names recognised in this file, so "
-                    "tie_word_embeddings was not checked against it.")
-    return report
-
-
-def _check_checkpoint_pair(report: AuditReport, checkpoint, embedding: str, head: str,
-                           says_tied: bool | None) -> None:
-    shapes = checkpoint.shapes
-    if embedding not in shapes or head not in shapes:
-        present, absent = (embedding, head) if embedding in shapes else (head, embedding)
-        if says_tied is False:
-            report._add("head_missing", (absent,),
-                        f"{absent} is not stored and config.json says tie_word_embeddings=false, "
-                        f"so at load it would start from random values; set it to true if the "
-                        f"model was tied, or save {absent} too.")
-            return
-        reason = ("config.json says tie_word_embeddings=true" if says_tied
-                  else "a model that has it must tie it at load, or it starts from random values")
-        report.ties.append(tuple(sorted((embedding, head))))
-        report._add("tied_at_load", (absent, present),
-                    f"{absent} is not stored, to be tied to {present} at load ({reason}).")
-        return
-    stored_once = any({embedding, head} <= set(names) for names in checkpoint.shared)
-    if stored_once:
-        if says_tied is False:
-            report._add("config_mismatch", (embedding, head),
-                        f"config.json says tie_word_embeddings=false, but {embedding} and {head} "
-                        f"are stored once, shared: the file holds a tied model; set it to true.")
-        return
-    equal = (shapes[embedding] == shapes[head]
-             and torch.equal(checkpoint.tensor(embedding), checkpoint.tensor(head)))
-    if equal:
-        report._add("lost_tie", (embedding, head),
-                    f"{embedding} and {head} are stored separately with equal values, the mark of "
-                    f"a tie lost by copying; store one and tie at load (or keep both if the model "
-                    f"is meant to train them apart).")
-    elif says_tied is False:
-        report._add("config", (embedding, head),
-                    f"{embedding} and {head} are stored as two different matrices, as "
-                    f"tie_word_embeddings=false says.")
-    elif says_tied:
-        report._add("config_mismatch", (embedding, head),
-                    f"config.json says tie_word_embeddings=true, but {embedding} and {head} are "
-                    f"stored as two different matrices, so config and weights disagree "
-                    f"(transformers 5.24 loads both, untied, with a warning); set it to false if "
-                    f"the model was trained untied.")
-
-
 def _shape(tensor: torch.Tensor) -> str:
     return "×".join(str(n) for n in tensor.shape) or "scalar"
+
+
+from .checkpoint_audit import audit_checkpoint  # noqa: E402  (it builds on AuditReport above)

@@ -16,9 +16,12 @@ Anything else raises `CheckpointError` (a `ValueError`) with one sentence saying
 from __future__ import annotations
 
 import json
+import math
+import os
 import pickle
 import re
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +54,67 @@ class Checkpoint:
     config: dict | None  # config.json of a Hugging Face folder, else None
     shared: list[list[str]] = field(default_factory=list)  # names stored once, sharing memory
     _load: Callable[[str], torch.Tensor] | None = None
+    # name → its raw bytes in bounded pieces (1-D uint8 tensors) and its element size; a reader
+    # that does not give one is read through `tensor()`.
+    _byte_chunks: Callable[[str, int], Iterator[torch.Tensor]] | None = None
+    _itemsize: Callable[[str], int] | None = None  # name → bytes per element
+
+    def itemsize(self, name: str) -> int:
+        """Bytes per element of the tensor stored under `name`."""
+        if self._itemsize is not None:
+            return self._itemsize(name)
+        return self.tensor(name).element_size()
 
     def tensor(self, name: str) -> torch.Tensor:
         """The tensor stored under `name`, read from disk when the format allows it."""
         return self._load(name)
+
+    def byte_chunks(self, name: str, piece: int | None = None) -> Iterator[torch.Tensor]:
+        """The bytes stored under `name`, in pieces of at most `piece` bytes (default
+        `CHUNK_BYTES`), each a 1-D uint8 tensor that may be reused for the next piece."""
+        piece = piece or CHUNK_BYTES
+        if self._byte_chunks is not None:
+            yield from self._byte_chunks(name, piece)
+            return
+        yield from _tensor_byte_chunks(self.tensor(name), piece)
+
+    def first_bytes(self, name: str, count: int = 4096) -> bytes:
+        """The first `count` bytes stored under `name` (fewer for a smaller tensor)."""
+        return next(iter(self.byte_chunks(name, count)), torch.empty(0, dtype=torch.uint8)
+                    ).numpy().tobytes()
+
+    def same_bytes(self, a: str, b: str) -> bool:
+        """Whether `a` and `b` hold the same shape and the same bytes, compared piece by piece,
+        so that two large matrices never need to be in memory whole."""
+        if self.shapes[a] != self.shapes[b]:
+            return False
+        for piece_a, piece_b in zip(self.byte_chunks(a), self.byte_chunks(b), strict=True):
+            if not torch.equal(piece_a, piece_b):
+                return False
+        return True
+
+    def is_constant(self, name: str, itemsize: int) -> bool:
+        """Whether every element under `name` has the same bytes (all zeros, all ones, ...)."""
+        first = None
+        for piece in self.byte_chunks(name):
+            rows = piece.view(-1, itemsize)
+            first = rows[0] if first is None else first
+            if not bool((rows == first).all()):
+                return False
+        return True
+
+
+CHUNK_BYTES = 32 * 2**20  # what two large matrices are compared in: a few pieces, never whole
+
+
+def _tensor_byte_chunks(tensor: torch.Tensor, piece: int) -> Iterator[torch.Tensor]:
+    flat = tensor.detach().reshape(-1)
+    if flat.numel() == 0:
+        return
+    raw = flat.contiguous().view(torch.uint8) if flat.dtype != torch.bool else flat.view(
+        torch.uint8)
+    for start in range(0, raw.numel(), piece):
+        yield raw[start:start + piece]
 
 
 def read_checkpoint(path) -> Checkpoint:
@@ -143,7 +203,59 @@ def _read_safetensors(files: dict[str, Path], path: Path, description: str) -> C
         with safe_open(str(where[key]), framework="pt") as handle:
             return handle.get_tensor(key)
 
-    return Checkpoint(path, description, shapes, config=None, _load=load)
+    spans: dict[Path, dict[str, tuple[int, int]]] = {}
+
+    def span(key: str) -> tuple[int, int]:
+        if where[key] not in spans:
+            spans[where[key]] = _safetensors_spans(where[key])
+        return spans[where[key]][key]
+
+    def byte_chunks(key: str, piece: int) -> Iterator[torch.Tensor]:
+        yield from _file_byte_chunks(where[key], *span(key), piece)
+
+    def itemsize(key: str) -> int:
+        start, end = span(key)
+        return max((end - start) // max(math.prod(shapes[key]), 1), 1)
+
+    return Checkpoint(path, description, shapes, config=None, _load=load,
+                      _byte_chunks=byte_chunks, _itemsize=itemsize)
+
+
+def _safetensors_spans(file: Path) -> dict[str, tuple[int, int]]:
+    """Where each tensor's bytes lie in a safetensors file (absolute offsets), from its header.
+
+    The format is documented: 8 bytes, little-endian, the header's length; then the header, JSON,
+    giving each name its `data_offsets` [begin, end) counted from the end of the header."""
+    with open(file, "rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(length))
+    base = 8 + length
+    return {name: (base + entry["data_offsets"][0], base + entry["data_offsets"][1])
+            for name, entry in header.items() if name != "__metadata__"}
+
+
+def _file_byte_chunks(file: Path, start: int, end: int, piece: int) -> Iterator[torch.Tensor]:
+    """Bytes [start, end) of `file` in pieces, read with os.pread into one reused buffer: unlike a
+    memory map, reading does not leave the file's pages counted in this process's memory."""
+    buffer = bytearray(min(piece, max(end - start, 1)))
+    descriptor = os.open(file, os.O_RDONLY)
+    try:
+        for offset in range(start, end, piece):
+            size = min(piece, end - offset)
+            view = memoryview(buffer)[:size]
+            _pread_into(descriptor, view, offset)
+            yield torch.frombuffer(buffer, dtype=torch.uint8, count=size)
+    finally:
+        os.close(descriptor)
+
+
+def _pread_into(descriptor: int, view: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(view):
+        read = os.preadv(descriptor, [view[done:]], offset + done)
+        if read == 0:
+            raise CheckpointError("a safetensors file ends before its header says it does.")
+        done += read
 
 
 # --- torch.save files: loaded whole, with weights_only=True ------------------------------------
@@ -163,7 +275,9 @@ def _read_torch(files: dict[str, Path], path: Path, description: str) -> Checkpo
 
 def _torch_load(file: Path, name: str):
     try:
-        return torch.load(file, map_location="cpu", weights_only=True)
+        # A zip-format file (torch.save since 1.6) is memory-mapped: tensors are read when used.
+        return torch.load(file, map_location="cpu", weights_only=True,
+                          mmap=zipfile.is_zipfile(file))
     except pickle.UnpicklingError as error:
         if "Unsupported global" in str(error):
             raise CheckpointError(
