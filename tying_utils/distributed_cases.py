@@ -51,5 +51,5 @@ CASES = {
     "dcp": Case("dcp", "a tied checkpoint loaded into a model built untied",
                 "load into a model built tied: model and optimizer state both fit",
                 ("no public report of this variant: this course's own run "
-                 "(Modalities/modalities#348, a different failure with a tie, is in the prose)")),
+                 "(Modalities/modalities#348, a different failure with a tie: section 3)")),
 }
