@@ -80,7 +80,7 @@ def test_unscaled_pipeline_gradients_keep_the_copies_equal_but_off_the_reference
     assert result["off_reference"] > 1e-2
 
 
-def test_find_unused_parameters_hides_the_late_tie_error(results):
+def test_find_unused_parameters_lets_the_late_tie_run_to_the_reference(results):
     result = results[("ddp_unused", False)]
     assert result["outcome"] == "ran", result.get("error")
     assert result["off_reference"] < 1e-6
@@ -173,3 +173,23 @@ def test_check_replicas_compares_in_pieces_and_finds_the_largest_difference(resu
     assert finding["parameter"] == "embedding.weight"
     assert (finding["rank"], finding["against_rank"]) == (1, 0)
     assert finding["max_difference"] == pytest.approx(broken["drift"], abs=1e-6)
+
+
+@pytest.mark.parametrize("rows, chunk_rows", [(32, 256), (5, 256), (2, 1), (32, 8)])
+def test_check_replicas_never_gathers_a_whole_matrix_of_two_rows_or_more(
+        one_rank_group, monkeypatch, rows, chunk_rows):
+    from tying_utils import distributed
+    gathered_rows = []
+    real = dist.all_gather
+
+    def spy(tensors, piece, group=None):
+        gathered_rows.append(piece.shape[0])
+        return real(tensors, piece, group=group)
+
+    monkeypatch.setattr(dist, "all_gather", spy)
+    matrix = torch.randn(rows, 4)
+    largest = distributed._compare_in_chunks(matrix, tuple(matrix.shape), [0], 1, None,
+                                             chunk_rows)
+    assert largest == {0: 0.0}
+    assert sum(gathered_rows) == rows
+    assert max(gathered_rows) <= min(chunk_rows, (rows + 1) // 2) < rows

@@ -2,7 +2,7 @@
 `check_replicas`.
 
 Every case trains the course's tied `TransformerLM` for a few SGD steps in 2 processes that talk
-over gloo on the CPU, once as practitioners often write it (`fixed=False`) and once with the fix
+over gloo on the CPU, once in its broken variant (`fixed=False`) and once with the fix
 (`fixed=True`), and measures two things against a single-process tied reference trained on the
 same data with the same steps:
 
@@ -10,7 +10,8 @@ same data with the same steps:
   (0 when one Parameter is left, or when the copies stayed equal);
 - `off_reference`: the largest |weight − reference weight| over every Parameter of the model.
 
-A case that raises reports the error's first line instead. The processes run this module
+A case that raises reports its error instead: the exception's type and message on one line (its
+lines joined, cut at 300 characters). The processes run this module
 (`python -m tying_utils.distributed`), so each case is importable and tested; `launch` starts
 them with a hard timeout, so no process outlives a call.
 """
@@ -393,9 +394,12 @@ def check_replicas(model: nn.Module, group=None, aliases: dict | None = None,
     Parameters are one matrix when they have the same name, or names that `aliases` maps to one
     name (a pipeline's last stage calls its copy "head.weight": `aliases={"head.weight":
     "embedding.weight"}`); two Parameters on one rank under such names are copies too. A
-    checksum is compared first; only where checksums differ are values compared, `chunk_rows`
-    rows at a time, so no rank ever gathers a whole matrix. A sharded DTensor is compared only
-    with the copies on its own rank (its shards differ across ranks by design).
+    checksum is compared first; only where checksums differ are values compared, in pieces of at
+    most `chunk_rows` rows and at most half the matrix's rows (rounded up), so no rank gathers a
+    matrix of two rows or more whole. A sharded DTensor is compared only with the copies on its
+    own rank (its shards differ across ranks by design).
+
+    Every rank's report holds the same `.ok` and findings; `rank` and `compared` are its own.
     """
     import torch.distributed as dist
     if not isinstance(model, nn.Module):
@@ -451,7 +455,7 @@ def check_replicas(model: nn.Module, group=None, aliases: dict | None = None,
             if largest[r] > 0:
                 report.findings.append({"parameter": key, "rank": r, "against_rank": holders[0],
                                         "max_difference": largest[r]})
-    # every rank returns the same report: the copies that differ on one rank are told to all
+    # every rank returns the same findings: the copies that differ on one rank are told to all
     local = [f for f in report.findings if f["rank"] == f["against_rank"] == rank]
     everyone_local: list = [None] * world
     dist.all_gather_object(everyone_local, local, group=group)
@@ -461,9 +465,12 @@ def check_replicas(model: nn.Module, group=None, aliases: dict | None = None,
 
 
 def _compare_in_chunks(tensor, shape, holders, world, group, chunk_rows) -> dict[int, float]:
-    """The largest |copy − first holder's copy| of each holder, `chunk_rows` rows at a time."""
+    """The largest |copy − first holder's copy| of each holder, in pieces of at most `chunk_rows`
+    rows and at most half the rows (rounded up): a matrix of two rows or more is never gathered
+    whole."""
     import torch.distributed as dist
     rows = shape[0] if shape else 1
+    chunk_rows = max(1, min(chunk_rows, (rows + 1) // 2))
     largest = {r: 0.0 for r in holders}
     for start in range(0, rows, chunk_rows):
         stop = min(start + chunk_rows, rows)

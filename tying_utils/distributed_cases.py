@@ -20,13 +20,17 @@ class Case:
     source: str
 
 
+# The warning in DistributedDataParallel's docstring that both DDP rows rest on.
+DDP_WARNING = ("torch.nn.parallel.DistributedDataParallel docstring, warning: \"You should never "
+               "try to change your model's parameters after wrapping\"")
+
 CASES = {
     "ddp": Case("ddp", "DDP wraps an untied model, then the tie is made",
                 "tie first, then wrap in DistributedDataParallel",
-                "torch.nn.parallel.DistributedDataParallel docs (find_unused_parameters)"),
+                DDP_WARNING),
     "ddp_unused": Case("ddp_unused", "the same late tie, with find_unused_parameters=True",
                        "tie first, then wrap in DistributedDataParallel",
-                       "torch.nn.parallel.DistributedDataParallel docs (find_unused_parameters)"),
+                       DDP_WARNING),
     "fsdp2": Case("fsdp2", "fully_shard(embedding) and fully_shard(head): two FSDP groups",
                   "fully_shard([embedding, head]): one group for both",
                   "pytorch/pytorch#176076 (silent before the check); accelerate PR #4171"),
@@ -35,7 +39,8 @@ CASES = {
                   "Lightning-AI/pytorch-lightning#21403 and PR #21613"),
     "tp": Case("tp", "parallelize_module gives embedding and head a new Parameter each",
                "re-tie after parallelize_module, then build the optimizer",
-               "pytorch/pytorch PR #116475; foundation-model-stack PR #331"),
+               ("pytorch/pytorch PR #116475 (test_weight_tying re-ties after "
+                "parallelize_module)")),
     "pipeline": Case("pipeline", "each pipeline stage keeps a copy; nothing syncs them",
                      "all-reduce the copies' gradients over the embedding group",
                      "NVIDIA/Megatron-LM#299 (the embedding group)"),
@@ -45,5 +50,6 @@ CASES = {
                            "torch.distributed.pipelining docs (ScheduleGPipe, scale_grads)"),
     "dcp": Case("dcp", "a tied checkpoint loaded into a model built untied",
                 "load into a model built tied: model and optimizer state both fit",
-                "Modalities/modalities#348 (a set_optimizer_state_dict failure with a tie)"),
+                ("no public report of this variant: this course's own run "
+                 "(Modalities/modalities#348, a different failure with a tie: section 3)")),
 }
