@@ -1,12 +1,14 @@
 """Export, convert and quantize a tied model: the writing side of notebook 09 (export_and_deploy).
 
-`exported.py` reads what these write. Three pieces of plumbing the notebook shows at work:
+`exported.py` reads what these write. Four pieces of plumbing the notebook shows at work:
 
 - `LogitsOnly`: the course's models return `(logits, state)`; exporters want one tensor out;
 - `deduplicate_onnx`: an ONNX file with a copied initializer rewritten to store it once;
-- `write_gguf`: a Hugging Face GPT-2 written to GGUF as llama.cpp's converter
-  (convert_hf_to_gguf.py) does: GGUF tensor names from `gguf.get_tensor_name_map`, GPT-2's Conv1D
-  weights transposed, the attention masks left out, and for a tied model no `output.weight`;
+- `write_gguf`: a Hugging Face GPT-2's tensors written to GGUF under the names llama.cpp's
+  converter (convert_hf_to_gguf.py) gives them: `gguf.get_tensor_name_map`, GPT-2's Conv1D weights
+  transposed, the attention masks left out, and for a tied model no `output.weight`. It writes no
+  tokenizer and no file type; its files were not compared with the converter's or loaded by
+  llama.cpp;
 - `Int8Matrix`, `Int8Linear`, `Int8Embedding`, `quantize_token_matrices`: weight-only int8 (one
   scale per row, symmetric), written out in plain PyTorch so that each byte can be counted.
 """
@@ -77,10 +79,11 @@ def deduplicate_onnx(source, target) -> list[str]:
 
 
 def write_gguf(model, path, copy_tied_head: bool = False) -> list[str]:
-    """Write a transformers GPT2LMHeadModel to `path` as llama.cpp's converter does; return the
-    GGUF tensor names written. Tied (lm_head.weight is transformer.wte.weight): no output.weight,
-    the loader ties it; untied: both matrices. `copy_tied_head=True` writes a tied model's
-    embedding a second time as output.weight, as the converter once did for GPT-2."""
+    """Write a transformers GPT2LMHeadModel's tensors to `path` under the names llama.cpp's
+    converter gives them (no tokenizer, no file type); return the GGUF tensor names written. Tied
+    (lm_head.weight is transformer.wte.weight): no output.weight, the loader ties it; untied: both
+    matrices. `copy_tied_head=True` writes a tied model's embedding a second time as
+    output.weight, as the converter did for GPT-2 until llama.cpp #12456."""
     import gguf
 
     config, path = model.config, Path(path)
@@ -161,9 +164,11 @@ QUANTIZE_CHOICES = ("head", "skip_head", "both_shared")
 def quantize_token_matrices(model: nn.Module, how: str) -> nn.Module:
     """Quantize a model's `head` (nn.Linear) and `embedding` (nn.Embedding) in place, `how`:
 
-    - "head": the head only, as a tool that quantizes every nn.Linear does: the embedding keeps
-      the float matrix, so a tied model now stores it twice (float and int8), untied;
-    - "skip_head": nothing (the tools that leave a tied head out): the float matrix, once;
+    - "head": the head alone (every other module stays float): the embedding keeps the float
+      matrix, so a tied model now stores it twice (float and int8), untied; a tool that quantizes
+      every nn.Linear does this to the head, and converts the other Linears too;
+    - "skip_head": nothing at all, so the bytes cannot change (a tool that leaves a tied head out
+      still quantizes the other Linears): the float matrix, once;
     - "both_shared": one Int8Matrix that both the lookup and the head read: still tied.
     """
     if how not in QUANTIZE_CHOICES:

@@ -10,12 +10,12 @@ it out, or untie it, and the file alone tells which:
 - GGUF: `output.weight` absent means the loader must tie it to `token_embd.weight`; present and
   equal, a tie lost by copying (a finding); present and different, an untied model.
 
-Matrices are read lazily. `StoredArray.values()` is a memory map of the file for GGUF tensors and
-for ONNX external data (the `.onnx.data` file beside the model); an initializer stored inside the
-.onnx file itself lives in the protobuf message that `onnx.load` parses (the whole file, as ONNX
-has no other way to read it), and `values()` gives that one tensor's bytes. `equal_in_chunks`
-compares two arrays a block of rows at a time, so a comparison, transposed or not, makes no copy
-of either matrix and takes memory for one block only.
+GGUF tensors and ONNX external data (the `.onnx.data` file beside the model) are memory-mapped:
+`StoredArray.values()` is a memory map of the file, and `equal_in_chunks` compares two arrays a
+block of rows at a time, so such a comparison, transposed or not, takes memory for one block only.
+An initializer stored inside the .onnx file itself (every legacy export) is different: `onnx.load`
+parses the whole protobuf, and `values()` copies that initializer's bytes once while it is compared
+(41 MB for a 20000 x 512 float32 matrix).
 """
 
 from __future__ import annotations
