@@ -137,3 +137,12 @@ def test_badges_point_at_the_repository_in_pyproject():
         title = _cells(path, "markdown")[0].source
         assert sync_notebooks.colab_url(repo, path) in title
         assert sync_notebooks.binder_url(repo, path) in title
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_check_yourself_says_to_run_the_setup_cell_first(path):
+    """An exercise answered before the setup cell ran fails on a missing checker: say so where
+    the exercises start."""
+    cells = [c.source for c in _cells(path, "markdown") if "## Check yourself" in c.source]
+    assert len(cells) == 1, f"{path.name}: one 'Check yourself' section"
+    assert "run the setup cell" in cells[0].lower(), f"{path.name}: say to run the setup cell"
