@@ -530,3 +530,24 @@ def test_untie_keeps_the_models_tied_flag_in_step():
     untie(model, "embedding.weight")
     assert model.tied is False
     assert kinds(audit(model)) == ["lost_tie"]  # equal copies until they train apart
+
+
+def test_a_safetensors_file_from_save_model_says_which_name_its_metadata_stores(tmp_path):
+    """safetensors' save_model writes one name per memory and records the other in the file's
+    metadata: the file is tied at load, which audit_checkpoint says from that metadata (a head
+    without a bias, so no other rule can tell)."""
+    import safetensors.torch
+    from torch import nn
+
+    from tying_utils import audit_checkpoint
+
+    model = nn.ModuleDict({"embedding": nn.Embedding(10, 4), "head": nn.Linear(4, 10, bias=False)})
+    model["head"].weight = model["embedding"].weight
+    path = tmp_path / "tied.safetensors"
+    safetensors.torch.save_model(model, path)
+    report = audit_checkpoint(path)
+    with safetensors.safe_open(str(path), framework="pt") as file:
+        (absent,) = {"embedding.weight", "head.weight"} - set(file.keys())
+    assert report.ok and report.ties == [("embedding.weight", "head.weight")]
+    (item,) = [item for item in report.info if item.kind == "tied_at_load"]
+    assert item.message.startswith(f"{absent} is not stored: the file's own metadata")

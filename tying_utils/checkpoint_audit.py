@@ -75,6 +75,15 @@ def audit_checkpoint(path) -> AuditReport:
             f"{structure.class_name}, built on the meta device from config.json)"
     else:
         _judge_by_values(report, checkpoint, says_tied)
+        for absent, stored in checkpoint.stored_as.items():
+            pair = tuple(sorted((absent, stored)))
+            if pair in report.ties:
+                continue  # the values already showed this tie
+            report.ties.append(pair)
+            report._add("tied_at_load", (absent, stored),
+                        f"{absent} is not stored: the file's own metadata names {stored} as its "
+                        f"storage (as safetensors' save_model writes it), so a loader that ties "
+                        f"them, such as load_model, puts it back.")
         report._add("judged_by", (), f"judged by shapes, storage and values, not by an "
                     f"architecture ({why_not}).")
     return report

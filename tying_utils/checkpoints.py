@@ -53,6 +53,9 @@ class Checkpoint:
     shapes: dict[str, tuple[int, ...]]
     config: dict | None  # config.json of a Hugging Face folder, else None
     shared: list[list[str]] = field(default_factory=list)  # names stored once, sharing memory
+    # a name the file leaves out → the stored name its own metadata gives for it (safetensors'
+    # save_model writes one name per memory and records the others so)
+    stored_as: dict[str, str] = field(default_factory=dict)
     _load: Callable[[str], torch.Tensor] | None = None
     # name → its raw bytes in bounded pieces (1-D uint8 tensors) and its element size; a reader
     # that does not give one is read through `tensor()`.
@@ -188,13 +191,14 @@ def _shards(index: Path) -> dict[str, Path]:
 
 
 def _read_safetensors(files: dict[str, Path], path: Path, description: str) -> Checkpoint:
-    shapes, where = {}, {}
+    shapes, where, metadata = {}, {}, {}
     for name, file in files.items():
         try:
             with safe_open(str(file), framework="pt") as handle:
                 for key in handle.keys():
                     shapes[key] = tuple(handle.get_slice(key).get_shape())
                     where[key] = file
+                metadata.update(handle.metadata() or {})
         except (SafetensorError, OSError) as error:
             raise CheckpointError(f"cannot read {name!r} as a safetensors file "
                                   f"({_first_line(error)}).") from None
@@ -217,8 +221,10 @@ def _read_safetensors(files: dict[str, Path], path: Path, description: str) -> C
         start, end = span(key)
         return max((end - start) // max(math.prod(shapes[key]), 1), 1)
 
+    stored_as = {key: value for key, value in metadata.items()
+                 if key not in shapes and isinstance(value, str) and value in shapes}
     return Checkpoint(path, description, shapes, config=None, _load=load,
-                      _byte_chunks=byte_chunks, _itemsize=itemsize)
+                      _byte_chunks=byte_chunks, _itemsize=itemsize, stored_as=stored_as)
 
 
 def _safetensors_spans(file: Path) -> dict[str, tuple[int, int]]:
