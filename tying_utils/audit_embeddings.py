@@ -48,8 +48,10 @@ def _weight_of(module: nn.Module, model: nn.Module) -> tuple[str | None, nn.Para
     weight = getattr(module, "weight", None)
     if not isinstance(weight, nn.Parameter) or nn.parameter.is_lazy(weight):
         return None, None
-    name = next((n for n, p in model.named_parameters(remove_duplicate=False) if p is weight),
-                None)
+    names = [n for n, p in model.named_parameters(remove_duplicate=False) if p is weight]
+    inside = _module_paths(model).get(id(module), "") + "."
+    # a Parameter reached from several modules: the name under this one, where there is one
+    name = next((n for n in names if n.startswith(inside)), names[0] if names else None)
     return (name, weight) if name is not None else (None, None)
 
 
