@@ -11,7 +11,7 @@
 #   make test-widgets7  the explorer's tests under ipywidgets 7.7.1 (what Colab ships)
 #   make test-browser  the real-browser smoke test (needs Debian's chromium; .ci/run installs it)
 #   make test-audit-wide  audit against every transformers architecture the harness can build
-#                   (tests/audit_wide/; about 12 minutes on 2 cores); make test runs a subset
+#                   (tests/audit_wide/; 2-12 minutes on 2 cores, by load); make test runs a subset
 #   make site       the course as a static HTML book in build/site/ (from the committed notebooks)
 #   make test-site  open every page of build/site/ in a real browser: images, links, search
 #   make wheelhouse every locked wheel in wheelhouse/, for a classroom without internet: when that

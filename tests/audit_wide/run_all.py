@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     built = sorted({r.architecture for r in results})
     print(f"\n{passed} of {len(results)} cases right ({100 * rate:.1f}%) over {len(built)} "
           f"architectures; {len(crashes)} crashes; {len(run['skipped'])} architectures could not "
-          f"be built from a tiny config")
+          f"be built from a tiny config; {len(run['left_out'])} cases left out (no ground truth)")
     for r in results:
         if not r.passed:
             print(f"MISS {r.architecture} | {r.case} | expected {r.expected} | found {r.found}"
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "passed": passed, "cases": len(results), "architectures": built,
-        "skipped": run["skipped"],
+        "skipped": run["skipped"], "left_out": run["left_out"],
         "misses": [vars(r) for r in results if not r.passed]}, indent=1) + "\n")
     return 0 if rate >= GOAL and not crashes else 1
 
