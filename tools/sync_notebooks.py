@@ -291,10 +291,11 @@ def _title_parts(path: Path) -> tuple[str, str, str, str]:
 
 
 def _time_in_chinese(time: str) -> str:
-    """'about 12 s on a 2-core CPU' → '双核 CPU 上约 12 秒' (with ', measured while other jobs shared
-    it (N s of CPU time)' after it, that too); other wordings stay as they are."""
+    """'about 12 s on a 2-core CPU' → '双核 CPU 上约 12 秒' (and ', measured while other jobs
+    shared it (N s of CPU time)' after it, that too); other wordings stay as they are."""
     match = re.fullmatch(r"about (\d+) s on a (\d+)-core CPU"
-                         r"(?:, measured while other jobs shared it \((\d+) s of CPU time\))?", time)
+                         r"(?:, measured while other jobs shared it \((\d+) s of CPU time\))?",
+                         time)
     if not match:
         return time
     seconds, cores, cpu = match.groups()
