@@ -291,13 +291,17 @@ def _title_parts(path: Path) -> tuple[str, str, str, str]:
 
 
 def _time_in_chinese(time: str) -> str:
-    """'about 12 s on a 2-core CPU' → '双核 CPU 上约 12 秒'; other wordings stay as they are."""
-    match = re.fullmatch(r"about (\d+) s on a (\d+)-core CPU", time)
+    """'about 12 s on a 2-core CPU' → '双核 CPU 上约 12 秒' (and ', measured while other jobs
+    shared it (N s of CPU time)' after it, that too); other wordings stay as they are."""
+    match = re.fullmatch(r"about (\d+) s on a (\d+)-core CPU"
+                         r"(?:, measured while other jobs shared it \((\d+) s of CPU time\))?",
+                         time)
     if not match:
         return time
-    seconds, cores = match.groups()
+    seconds, cores, cpu = match.groups()
     cores = {"1": "单核", "2": "双核", "4": "四核"}.get(cores, f"{cores} 核")
-    return f"{cores} CPU 上约 {seconds} 秒"
+    shared = f"（在与其他任务共用时测得，CPU 时间 {cpu} 秒）" if cpu else ""
+    return f"{cores} CPU 上约 {seconds} 秒{shared}"
 
 
 def notebook_row(path: Path, repo: str, language: str = "en") -> str:

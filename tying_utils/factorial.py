@@ -1,6 +1,7 @@
 """The factorial experiment of notebook 06: what decides whether tying pays?
 
-Notebook 05 trains an LSTM with SGD and finds tying helps; notebook 06's width sweep trains a
+Notebook 05 trains an LSTM with SGD and finds tying helps against an untied model with the same
+number of parameters (not against one of the same widths); notebook 06's width sweep trains a
 Transformer with Adam and finds it does not. The two setups differ in architecture, optimizer and
 vocabulary at once. This module crosses them: architecture {LSTM, Transformer} × optimizer
 {SGD, Adam} × vocabulary cap, at one width, with tied, untied and size-matched untied models
@@ -54,7 +55,9 @@ __all__ = ["OPTIMIZERS", "LR_GRIDS", "FREQUENCY_BUCKETS", "FactorialConfig", "Ru
 
 OPTIMIZERS = ("sgd", "adam")
 # The learning rates each architecture × optimizer tries; the best on validation data is used.
-# SGD at 20 is Press & Wolf's (and PyTorch's word_language_model example's) rate for the LSTM.
+# SGD at 20 is the LSTM's rate in PyTorch's word_language_model example (and notebook 05), with
+# its clip 0.25; Press & Wolf's code trains at 1.0 on a loss summed over each chunk's 20-35 steps,
+# clipped at norm 5 or 10. The factorial's LSTM trains at the rate its grid chooses, clip 0.25.
 LR_GRIDS = {("lstm", "sgd"): (10.0, 20.0, 40.0, 80.0),
             ("lstm", "adam"): (0.001, 0.003, 0.01, 0.03),
             ("transformer", "sgd"): (0.3, 1.0, 3.0, 10.0),

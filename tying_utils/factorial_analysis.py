@@ -2,8 +2,10 @@
 perplexity, main effects and interactions, convergence speed, gradient shares, figures.
 
 Every function takes the `runs` list of `docs/results/factorial.json` (or of `run_factorial`).
-A verdict is a paired difference over seeds (seed s trains every variant of a cell with the same
-data order and dropout masks) with its 95% t-interval (`paired_interval`).
+A verdict is a paired difference over seeds (seed s trains every variant of a cell on the same
+data order with the same seed; tied and untied, of one width, also draw the same dropout masks,
+the size-matched model, of another width, draws its own) with its 95% t-interval
+(`paired_interval`).
 """
 
 from __future__ import annotations
