@@ -17,7 +17,6 @@ in a notebook neither does IPython, which the Jupyter kernel that runs it always
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import sys
@@ -25,16 +24,11 @@ from pathlib import Path
 
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
+from tool_scripts import load_tool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_tool(name: str):
-    """A script of tools/ as a module, imported from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 sync_notebooks = load_tool("sync_notebooks")

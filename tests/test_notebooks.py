@@ -5,23 +5,17 @@ nbval (make nbval) checks that the notebooks run; these tests check how they wer
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from tool_scripts import load_tool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_tool(name: str):
-    """A script of tools/ as a module, imported from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 sync_notebooks = load_tool("sync_notebooks")
