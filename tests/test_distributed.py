@@ -178,7 +178,7 @@ def test_check_replicas_compares_in_pieces_and_finds_the_largest_difference(resu
 @pytest.mark.parametrize("rows, chunk_rows", [(32, 256), (5, 256), (2, 1), (32, 8)])
 def test_check_replicas_never_gathers_a_whole_matrix_of_two_rows_or_more(
         one_rank_group, monkeypatch, rows, chunk_rows):
-    from tying_utils import distributed
+    from tying_utils import replicas
     gathered_rows = []
     real = dist.all_gather
 
@@ -188,8 +188,8 @@ def test_check_replicas_never_gathers_a_whole_matrix_of_two_rows_or_more(
 
     monkeypatch.setattr(dist, "all_gather", spy)
     matrix = torch.randn(rows, 4)
-    largest = distributed._compare_in_chunks(matrix, tuple(matrix.shape), [0], 1, None,
-                                             chunk_rows)
+    largest = replicas._compare_in_chunks(matrix, tuple(matrix.shape), [0], 1, None,
+                                          chunk_rows)
     assert largest == {0: 0.0}
     assert sum(gathered_rows) == rows
     assert max(gathered_rows) <= min(chunk_rows, (rows + 1) // 2) < rows

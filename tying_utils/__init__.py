@@ -18,7 +18,7 @@ _PUBLIC = {
     "AuditReport": "audit", "Finding": "audit", "audit": "audit", "audit_checkpoint": "audit",
     "ParameterBudget": "budget", "parameter_budget": "budget",
     "load_corpus": "corpus", "prepare": "corpus",
-    "ReplicaReport": "distributed", "check_replicas": "distributed",  # notebook 08
+    "ReplicaReport": "replicas", "check_replicas": "replicas",  # notebook 08
     "Explorer": "explorer",  # and tying_utils.explorer, a callable module: explorer()
     "RecurrentLM": "lm",
     "LMConfig": "lm_training", "compare_variants": "lm_training", "perplexity": "lm_training",
