@@ -8,12 +8,14 @@ this script writes, between marker lines:
   the helper package from the repository, with the extras the notebook's imports need; elsewhere
   they do nothing);
 - the kernelspec JupyterLab writes ("Python 3 (ipykernel)"), so opening a notebook changes nothing;
-- in README.md and in its Chinese edition README.zh-CN.md, the same six generated tables: the
-  notebooks (number, title, question, time to run, links); the paired comparison of both starts
-  (docs/results/compare_seed.json, compare_matched.json); the language model (lm.json) and its
-  paired seeds (lm_10_seeds.json); notebook 06's width sweep (docs/sweep/sweep.json); and the real
-  model families (tying_utils/budget.py). So the numbers of both READMEs come from one file each
-  and cannot drift apart.
+- in README.md and in its Chinese edition README.zh-CN.md, the same seven generated tables: the
+  notebooks (number, title, question, time to run, links), and six of results, rendered by
+  tying_utils/reports.py (the module the command line prints its tables with): the paired
+  comparison of both starts (docs/results/compare_seed.json, compare_matched.json); the language
+  model (lm.json) and its paired seeds (lm_10_seeds.json); notebook 06's width sweep
+  (docs/sweep/sweep.json), its factorial (docs/results/factorial.json) and the real model
+  families (tying_utils/budget.py). So the numbers of both READMEs come from one file each and
+  cannot drift apart.
 
 The Chinese notebook table keeps each notebook's English title and question, as written in the
 notebook itself (the notebooks are in English), and translates only the headers and the run time.
@@ -29,10 +31,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
-import textwrap
 from pathlib import Path
+
+from tying_utils import reports
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -171,108 +173,10 @@ def sync_notebook(path: Path, repo: str) -> str | None:
 
 # --- the READMEs -------------------------------------------------------------------------------
 
-# What differs between the English and the Chinese README's generated blocks: the words.
-WORDS = {
-    "en": {
-        "notebook_header": "| # | notebook | the question it answers | time to run | open |",
-        "compare_header": "| start | tied reaches loss {threshold} first | same step "
-                          "| untied first | median steps, tied | median steps, untied |",
-        "compare_start": {"seed": "the blog's (`--init seed`)",
-                          "matched": "matched (`--init matched`)"},
-        "fraction": "{value} of seeds (95% CI {low}–{high})",
-        "compare_note": "{seeds} paired seeds per row; medians with 95% bootstrap intervals. From "
-                        "`docs/results/compare_seed.json` and `docs/results/compare_matched.json`, "
-                        "written by `{seed}` and `{matched}`.",
-        "lm_header": "| variant | parameters | valid ppl | test ppl | train ppl |",
-        "lm_variant": {"tied": "tied", "untied": "untied",
-                       "untied_size_matched": "untied, size-matched (d = {emb})"},
-        "lm_note": "Mean ± sd over {seeds} seeds; vocabulary {vocab}, embedding = hidden = {emb}, "
-                   "{layers} {cell} layer{plural}, {epochs} epochs. From `docs/results/lm.json`, "
-                   "written by `{command}`.",
-        "paired_header": "| paired over {seeds} seeds | tied − untied [95% interval] | tied lower "
-                         "| tied − size-matched untied [95% interval] | tied lower |",
-        "paired_rows": {"test_ppl": "test perplexity", "valid_ppl": "validation perplexity",
-                        "train_ppl": "train perplexity",
-                        "gap": "validation − train gap"},
-        "of": "{k} of {n}",
-        "paired_note": "Differences seed by seed (each seed gives the variants the same data "
-                       "and dropout masks), mean with a 95% t-interval; the same settings as the "
-                       "table above. From `docs/results/lm_10_seeds.json`, written by `{command}`.",
-        "real_header": "| model (its config.json on the Hugging Face Hub) | tied | parameters "
-                       "| input embedding's share of the untied model | tying saves (or would), "
-                       "bf16 | tying saves (or would), Adam in mixed precision |",
-        "yes_no": ("yes", "no"),
-        "real_note": "Counted by `tying_utils.parameter_budget` from each config (the "
-                     "`REAL_MODELS` of `tying_utils/budget.py`); tests hold every count to the "
-                     "model `transformers` builds from that config on the meta device. Bytes: one "
-                     "V × d matrix at 2 bytes a parameter as bf16 weights, and at 16 when training "
-                     "with Adam in mixed precision (notebook 06).",
-        "sweep_header": "| width d | embedding share | tied − untied [95% interval] "
-                        "| tied − size-matched untied [95% interval] |",
-        "sweep_note": "Test perplexity, paired over {seeds} seeds, mean with a 95% "
-                      "t-interval, rounded to the interval's precision; {epochs} epochs on a "
-                      "vocabulary of {vocab}. From `docs/sweep/sweep.json`, written by "
-                      "`{command}` ({minutes:.0f} min on {threads} thread).",
-        "factorial_header": "| corpus | architecture | optimizer (lr) | V | tied − untied "
-                            "[95% interval] | tied − size-matched untied [95% interval] "
-                            "| tied first to the threshold |",
-        "factorial_note": "Test perplexity after one epoch (at most {tokens:,} training "
-                          "tokens), width {width}, paired over {seeds} seeds, mean with a 95% "
-                          "t-interval "
-                          "rounded to its precision; the learning rate of each architecture × "
-                          "optimizer chosen on validation data from a grid. Last column: the "
-                          "fraction of seeds in which tied reaches 1.25 × the worse variant's "
-                          "final validation-subset perplexity first, with its 95% Wilson "
-                          "interval. From `docs/results/factorial.json`, written by `{command}`.",
-    },
-    "zh": {
-        "notebook_header": "| # | 笔记本 | 它回答的问题 | 运行时间 | 打开 |",
-        "compare_header": "| 起点 | 绑定模型先降到损失 {threshold} | 同一步 | 不绑定模型先降到 "
-                          "| 中位步数（绑定） | 中位步数（不绑定） |",
-        "compare_start": {"seed": "博客的初始化（`--init seed`）",
-                          "matched": "匹配的初始化（`--init matched`）"},
-        "fraction": "{value} 的随机种子（95% 置信区间 {low}–{high}）",
-        "compare_note": "每行 {seeds} 个成对的随机种子；中位数后方括号内为 95% 自助法置信区间。"
-                        "数据来自 `docs/results/compare_seed.json` 与 "
-                        "`docs/results/compare_matched.json`，由 `{seed}` 与 `{matched}` 生成。",
-        "lm_header": "| 模型 | 参数量 | 验证集困惑度 | 测试集困惑度 | 训练集困惑度 |",
-        "lm_variant": {"tied": "绑定", "untied": "不绑定",
-                       "untied_size_matched": "不绑定，参数量匹配（d = {emb}）"},
-        "lm_note": "{seeds} 个随机种子的均值 ± 标准差；词表 {vocab}，嵌入维度 = 隐藏维度 = {emb}，"
-                   "{layers} 层 {cell}，训练 {epochs} 轮。数据来自 `docs/results/lm.json`，"
-                   "由 `{command}` 生成。",
-        "paired_header": "| {seeds} 个成对的随机种子 | 绑定 − 不绑定 [95% 区间] | 绑定更低 "
-                         "| 绑定 − 参数量匹配的不绑定 [95% 区间] | 绑定更低 |",
-        "paired_rows": {"test_ppl": "测试集困惑度", "valid_ppl": "验证集困惑度",
-                        "train_ppl": "训练集困惑度", "gap": "验证集 − 训练集的差距"},
-        "of": "{n} 个中 {k} 个",
-        "paired_note": "逐个随机种子求差（同一种子下各模型的数据与 dropout 掩码相同），"
-                       "给出均值与 95% t 区间；设置与上表相同。数据来自 "
-                       "`docs/results/lm_10_seeds.json`，由 `{command}` 生成。",
-        "real_header": "| 模型（Hugging Face Hub 上的 config.json） | 绑定 | 参数量 "
-                       "| 输入嵌入层占不绑定模型的比例 | 绑定节省（或可节省），bf16 "
-                       "| 绑定节省（或可节省），Adam 混合精度训练 |",
-        "yes_no": ("是", "否"),
-        "real_note": "由 `tying_utils.parameter_budget` 根据各模型的配置计算（见 "
-                     "`tying_utils/budget.py` 中的 `REAL_MODELS`）；测试把每个数字与 "
-                     "`transformers` 在 meta 设备上按该配置构建的模型逐一核对。字节数：一个 V × d "
-                     "矩阵，bf16 权重每个参数 2 字节，用 Adam 混合精度训练时每个参数 16 字节"
-                     "（笔记本 06）。",
-        "sweep_header": "| 宽度 d | 嵌入层占比 | 绑定 − 不绑定 [95% 区间] "
-                        "| 绑定 − 参数量匹配的不绑定 [95% 区间] |",
-        "sweep_note": "测试集困惑度，{seeds} 个成对的随机种子，均值与 95% t 区间，按区间的精度"
-                      "取舍；词表 {vocab}，训练 {epochs} 轮。数据来自 `docs/sweep/sweep.json`，"
-                      "由 `{command}` 生成（单线程 {minutes:.0f} 分钟）。",
-        "factorial_header": "| 语料 | 架构 | 优化器（学习率） | V | 绑定 − 不绑定 [95% 区间] "
-                            "| 绑定 − 参数量匹配的不绑定 [95% 区间] | 绑定先达到阈值 |",
-        "factorial_note": "训练一轮（最多 {tokens:,} 个训练词元）后的测试集困惑度，宽度 {width}，"
-                          "{seeds} 个成对的随机种子，均值与 95% t 区间，按区间的精度取舍；"
-                          "每种架构 × 优化器的学习率在验证集上从一组候选值中选出。最后一列："
-                          "绑定模型先达到阈值（较差一方最终验证集困惑度的 1.25 倍）的随机种子"
-                          "比例，及其 95% Wilson 区间。数据来自 `docs/results/factorial.json`，"
-                          "由 `{command}` 生成。",
-    },
-}
+# The notebook table's header in each README's language (the result tables' words are in
+# tying_utils/reports.py, with the tables).
+NOTEBOOK_HEADER = {"en": "| # | notebook | the question it answers | time to run | open |",
+                   "zh": "| # | 笔记本 | 它回答的问题 | 运行时间 | 打开 |"}
 
 
 def _title_parts(path: Path) -> tuple[str, str, str, str]:
@@ -317,7 +221,7 @@ def notebook_row(path: Path, repo: str, language: str = "en") -> str:
 
 def readme_table(repo: str, language: str = "en") -> str:
     rows = [notebook_row(p, repo, language) for p in notebook_paths()]
-    header = [WORDS[language]["notebook_header"], "|---|---|---|---|---|"]
+    header = [NOTEBOOK_HEADER[language], "|---|---|---|---|---|"]
     return "\n".join([TABLE_START, *header, *rows, TABLE_END])
 
 
@@ -328,176 +232,48 @@ def _load_results(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _percent(value: float) -> str:
-    return f"{value:.1%}"
-
-
-def _steps(median, interval) -> str:
-    """'620 [611, 631]', as the compare command prints it ('never' for a median that is null)."""
-    def one(v):
-        return "never" if v is None else f"{v:.0f}"
-    return f"{one(median)} [{one(interval[0])}, {one(interval[1])}]"
-
-
 def compare_table(language: str = "en") -> str:
     """The headline table: the blog's start and the matched start, from their JSON results."""
-    words = WORDS[language]
     results = {init: _load_results(path) for init, path in COMPARE_RESULTS.items()}
-    thresholds = {r["summary"]["threshold"] for r in results.values()}
-    seeds = {r["summary"]["seeds"] for r in results.values()}
-    if len(thresholds) != 1 or len(seeds) != 1:
-        raise ValueError("docs/results/compare_seed.json and compare_matched.json must use the "
-                         f"same threshold and seeds, got {sorted(thresholds)} and {sorted(seeds)}")
-    rows = []
-    for init, result in results.items():
-        if result["config"]["init"] != init:
-            raise ValueError(f"{COMPARE_RESULTS[init].name} holds --init "
-                             f"{result['config']['init']}, expected {init}")
-        s = result["summary"]
-        low, high = s["ci95"]
-        fraction = words["fraction"].format(value=_percent(s["fraction_tied_faster"]),
-                                            low=f"{low:.1%}".rstrip("%"), high=_percent(high))
-        rows.append(
-            f"| {words['compare_start'][init]} | {fraction} | {_percent(s['fraction_equal'])} | "
-            f"{_percent(s['fraction_untied_faster'])} | "
-            f"{_steps(s['median_steps_tied'], s['median_steps_tied_ci95'])} | "
-            f"{_steps(s['median_steps_untied'], s['median_steps_untied_ci95'])} |"
-        )
-    header = words["compare_header"].format(threshold=f"{thresholds.pop():.3g}")
-    note = words["compare_note"].format(seeds=seeds.pop(), **COMPARE_COMMANDS)
-    return "\n".join([COMPARE_START, header, "|---|---|---|---|---|---|", *rows, "",
-                      *_wrap(note, language), COMPARE_END])
-
-
-def _mean_sd(values: list[float]) -> str:
-    """'68.7 ± 0.6': mean and sample standard deviation, as the lm command prints them."""
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.1f} ± {sd:.1f}"
+    body = reports.compare_markdown(results, COMPARE_COMMANDS, language)
+    return "\n".join([COMPARE_START, body, COMPARE_END])
 
 
 def lm_table(language: str = "en") -> str:
     """The language-model table: per variant, mean ± sd over seeds of the final perplexities."""
-    words = WORDS[language]
-    result = _load_results(LM_RESULTS)
-    config = result["config"]
-    rows = []
-    for variant in ("tied", "untied", "untied_size_matched"):
-        group = result[variant]
-        name = words["lm_variant"][variant].format(emb=group["emb"])
-        rows.append(f"| {name} | {group['parameters']:,} | {_mean_sd(group['valid_ppl'])} | "
-                    f"{_mean_sd(group['test_ppl'])} | {_mean_sd(group['train_ppl'])} |")
-    note = words["lm_note"].format(
-        seeds=len(config["seeds"]), vocab=config["vocab"], emb=config["emb"],
-        layers=config["layers"], plural="s" if config["layers"] != 1 else "",
-        cell=config["cell"].upper(), epochs=config["epochs"], command=LM_COMMAND)
-    return "\n".join([LM_START, words["lm_header"], "|---|---|---|---|---|", *rows, "",
-                      *_wrap(note, language), LM_END])
-
-
-def _interval(values: list[float]) -> str:
-    """'−2.9 [−4.7, −1.1]': the mean of paired differences and its 95% t-interval, as
-    lm_training.paired_interval computes it."""
-    from tying_utils.lm_training import paired_interval  # the package's own formula
-
-    result = paired_interval(values)
-    low, high = result["ci95"]
-    return f"{result['mean']:+.1f} [{low:+.1f}, {high:+.1f}]".replace("-", "−")
+    body = reports.lm_markdown(_load_results(LM_RESULTS), LM_COMMAND, language)
+    return "\n".join([LM_START, body, LM_END])
 
 
 def lm_paired_table(language: str = "en") -> str:
-    """The paired LM comparison over many seeds: tied − untied and tied − size-matched untied."""
-    words = WORDS[language]
-    result = _load_results(LM_PAIRED_RESULTS)
-    n = len(result["config"]["seeds"])
+    """The paired LM comparison over many seeds: tied − untied and tied − size-matched untied,
+    with the package's own interval (lm_training.paired_interval)."""
+    from tying_utils.lm_training import paired_interval
 
-    def per_seed(variant, row):
-        group = result[variant]
-        if row == "gap":
-            return [v - t for v, t in zip(group["valid_ppl"], group["train_ppl"])]
-        return group[row]
-
-    rows = []
-    for row, name in words["paired_rows"].items():
-        cells = [name]
-        for other in ("untied", "untied_size_matched"):
-            diffs = [a - b for a, b in zip(per_seed("tied", row), per_seed(other, row))]
-            lower = sum(d < 0 for d in diffs)
-            cells += [_interval(diffs), words["of"].format(k=lower, n=n)]
-        rows.append("| " + " | ".join(cells) + " |")
-    note = words["paired_note"].format(command=LM_PAIRED_COMMAND)
-    return "\n".join([PAIRED_START, words["paired_header"].format(seeds=n),
-                      "|---|---|---|---|---|", *rows, "", *_wrap(note, language), PAIRED_END])
+    body = reports.lm_paired_markdown(_load_results(LM_PAIRED_RESULTS), LM_PAIRED_COMMAND,
+                                      paired_interval, language)
+    return "\n".join([PAIRED_START, body, PAIRED_END])
 
 
 def real_models_table(language: str = "en") -> str:
     """Notebook 06's real model families: size, tie and the embedding's share, from budget.py."""
-    from tying_utils.budget import BYTES_PER_PARAMETER, REAL_MODELS, parameter_budget
-
-    words = WORDS[language]
-    rows = []
-    for model_id, entry in REAL_MODELS.items():
-        b = parameter_budget(entry["config"])
-        bf16 = b.saved_by_tying * BYTES_PER_PARAMETER["bf16 weights"] / 1e9
-        adam = b.saved_by_tying * BYTES_PER_PARAMETER["Adam, mixed precision"] / 1e9
-        rows.append(f"| {model_id} | {words['yes_no'][0 if b.tied else 1]} | {b.total:,} | "
-                    f"{b.embedding_share:.1%} | {bf16:.2f} GB | {adam:.2f} GB |")
-    return "\n".join([REAL_START, words["real_header"], "|---|---|---|---|---|---|", *rows, "",
-                      *_wrap(words["real_note"], language), REAL_END])
+    return "\n".join([REAL_START, reports.real_models_markdown(language), REAL_END])
 
 
 def sweep_table(language: str = "en") -> str:
     """Notebook 06's width sweep: the paired differences at each width."""
-    from tying_utils.factorial_analysis import interval_text  # rounded to the interval
-
-    words = WORDS[language]
-    sweep = _load_results(SWEEP_RESULTS)
-    rows = []
-    for point in sweep["points"]:
-        cells = [str(point["width"]), f"{point['embedding_share']:.1%}"]
-        for name in ("tied_minus_untied", "tied_minus_size_matched"):
-            cells.append(interval_text(point[name]).replace("-", "−"))
-        rows.append("| " + " | ".join(cells) + " |")
-    config = sweep["config"]
-    note = words["sweep_note"].format(seeds=len(config["seeds"]), epochs=config["epochs"],
-                                      vocab=config["vocab"], command=sweep["command"],
-                                      minutes=sweep["seconds"] / 60,
-                                      threads=sweep["threads"])
-    return "\n".join([SWEEP_START, words["sweep_header"], "|---|---|---|---|", *rows, "",
-                      *_wrap(note, language), SWEEP_END])
+    body = reports.sweep_markdown(_load_results(SWEEP_RESULTS), language)
+    return "\n".join([SWEEP_START, body, SWEEP_END])
 
 
 def factorial_table(language: str = "en") -> str:
     """Notebook 06's factorial: per cell, the paired test differences and who converges first."""
-    from tying_utils.factorial_analysis import cell_differences, convergence, interval_text
+    from tying_utils.factorial_analysis import cell_differences, convergence
 
-    words = WORDS[language]
     result = _load_results(FACTORIAL_RESULTS)
-    speed = {tuple(r[k] for k in ("corpus", "arch", "optimizer", "vocab_cap")): r
-             for r in convergence(result["runs"])}
-    rows = []
-    for row in cell_differences(result["runs"]):
-        key = tuple(row[k] for k in ("corpus", "arch", "optimizer", "vocab_cap"))
-        first, (low, high) = speed[key]["tied_first"], speed[key]["tied_first_ci95"]
-        cells = [row["corpus"], row["arch"], f"{row['optimizer']} ({row['lr']:g})",
-                 str(row["vocab"]), interval_text(row["tied_minus_untied"]).replace("-", "−"),
-                 interval_text(row["tied_minus_size_matched"]).replace("-", "−"),
-                 f"{first:.0%} ({low:.0%}–{high:.0%})"]
-        rows.append("| " + " | ".join(cells) + " |")
-    config = result["config"]
-    tokens = config["max_train_tokens"]
-    note = words["factorial_note"].format(tokens=tokens, width=config["width"],
-                                          seeds=len(config["seeds"]), command=result["command"])
-    return "\n".join([FACTORIAL_START, words["factorial_header"], "|---|---|---|---|---|---|---|",
-                      *rows, "", *_wrap(note, language), FACTORIAL_END])
-
-
-def _wrap(text: str, language: str) -> list[str]:
-    """A note under a table: English in lines of at most 96 characters (a line break inside a
-    `code span` reads as a space); Chinese on one line, since a line break between two Chinese
-    characters shows as a space."""
-    if language == "zh":
-        return [text]
-    return textwrap.wrap(text, width=96, break_long_words=False, break_on_hyphens=False)
+    body = reports.factorial_markdown(result, cell_differences(result["runs"]),
+                                      convergence(result["runs"]), language)
+    return "\n".join([FACTORIAL_START, body, FACTORIAL_END])
 
 
 def _replace_block(text: str, start: str, end: str, block: str, where: str) -> str:

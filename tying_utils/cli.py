@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import cli_ranks
+from . import cli_ranks, reports
 
 # Only what the parsers need, and nothing that imports PyTorch: `--help` answers at once. Each
 # command imports the modules that do its work when it runs.
@@ -45,10 +45,10 @@ from .options import (
     TASKS,
     lm_defaults,
 )
+from .reports import compare_summary
 
 if TYPE_CHECKING:
     from .lm_training import LMConfig
-    from .train import RunConfig
 
 
 class UsageError(Exception):
@@ -309,34 +309,8 @@ def _run_compare(args) -> int:
     return 0
 
 
-def _summary_table(config: RunConfig, n_seeds: int, summary, both_never: int) -> str:
-    """The printed summary; `both_never` counts the seeds where neither variant reached the
-    threshold (they count as "same step")."""
-    def steps(median, interval):
-        low, high = (_fmt_steps(v) for v in interval)
-        return f"{_fmt_steps(median)} [{low}, {high}]"
-
-    rows = [
-        ("median steps to threshold [95% CI]",
-         steps(summary.median_steps_tied, summary.median_steps_tied_ci95),
-         steps(summary.median_steps_untied, summary.median_steps_untied_ci95)),
-        ("seeds that never reached it", str(summary.never_tied), str(summary.never_untied)),
-        ("median final loss", f"{summary.median_final_tied:.3g}",
-         f"{summary.median_final_untied:.3g}"),
-    ]
-    low, high = summary.ci95
-    neither = f" ({both_never} where neither reached it)" if both_never else ""
-    lines = [
-        f"task={config.task} loss={config.loss} init={config.init} vocab={config.vocab} "
-        f"dim={config.dim} steps={config.steps} lr={config.lr:g} seeds={n_seeds} "
-        f"threshold={summary.threshold:.3g}",
-        f"{'':36}{'tied':>22}{'untied':>22}",
-        *(f"{name:36}{tied:>22}{untied:>22}" for name, tied, untied in rows),
-        f"tied reached the threshold first in {summary.fraction_tied_faster:.1%} of seeds "
-        f"(95% CI {low:.1%}–{high:.1%}); same step {summary.fraction_equal:.1%}{neither}; "
-        f"untied first {summary.fraction_untied_faster:.1%}",
-    ]
-    return "\n".join(lines)
+# The printed summary (and its old name here): reports.compare_summary.
+_summary_table = compare_summary
 
 
 def _results_json(run, summary) -> dict:
@@ -374,10 +348,6 @@ def _plot_png(run, summary) -> bytes:
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=110)
     return png.getvalue()
-
-
-def _fmt_steps(value: float) -> str:
-    return "never" if math.isinf(value) else f"{value:.0f}"
 
 
 def _none_if_inf(value: float):
@@ -892,31 +862,11 @@ def _cpu_name() -> str:
 
 
 def sweep_table(result: dict) -> str:
-    """The sweep as the command prints it: one row per width."""
+    """The sweep as the command prints it: one row per width (reports.sweep_table), then what
+    it found (lm_training.sweep_sentence)."""
     from .lm_training import sweep_sentence
 
-    config = result["config"]
-    lines = [
-        f"vocab={config['vocab']} transformer layers={config['layers']} heads={config['heads']} "
-        f"init={config['init']} epochs={config['epochs']} seeds={len(config['seeds'])}; "
-        f"test ppl mean over seeds, Δ = paired mean [95% interval]",
-        f"{'d':>4}{'share':>7}{'tied':>8}{'untied':>8}{'d′':>4}{'matched':>8}"
-        f"{'Δ tied−untied':>24}{'Δ tied−matched':>24}",
-    ]
-    for point in result["points"]:
-        valid = {v: sum(x) / len(x) for v, x in point["test_ppl"].items()}
-        cells = []
-        for name in ("tied_minus_untied", "tied_minus_size_matched"):
-            low, high = point[name]["ci95"]
-            cells.append(f"{point[name]['mean']:+.1f} [{low:+.1f}, {high:+.1f}]")
-        lines.append(
-            f"{point['width']:>4}{point['embedding_share']:>7.1%}{valid['tied']:>8.1f}"
-            f"{valid['untied']:>8.1f}{point['size_matched_width']:>4}"
-            f"{valid['untied_size_matched']:>8.1f}{cells[0]:>24}{cells[1]:>24}")
-    lines.append(sweep_sentence(result))
-    lines.append(f"{result['seconds']:.0f} s in all (wall clock), {result['cpu_seconds']:.0f} s "
-                 f"of CPU time")
-    return "\n".join(lines)
+    return reports.sweep_table(result, sweep_sentence(result))
 
 
 def _sweep_png(result: dict) -> bytes:

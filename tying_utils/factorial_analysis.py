@@ -16,6 +16,7 @@ from itertools import product
 import numpy as np
 
 from .lm_training import VARIANT_LABELS, paired_interval
+from .reports import factorial_text, interval_text, rounded  # noqa: F401 (re-exported)
 
 __all__ = ["DIFFERENCES", "cells", "cell_runs", "cell_differences", "effects",
            "THRESHOLD_FACTOR", "tokens_to_threshold", "convergence", "wilson_interval",
@@ -149,34 +150,10 @@ def grad_shares(runs: list[dict]) -> list[dict]:
     return table
 
 
-def rounded(value: float, half_width: float) -> str:
-    """`value` with no more decimals than the interval's half-width allows (its leading digit)."""
-    if not math.isfinite(half_width) or half_width <= 0:
-        return f"{value:+.0f}"
-    decimals = max(0, -math.floor(math.log10(half_width)))
-    return f"{value:+.{decimals}f}"
-
-
-def interval_text(interval: dict, scale: float = 1.0) -> str:
-    """'mean [low, high]' rounded to the interval's precision (values divided by `scale`)."""
-    mean, (low, high) = interval["mean"] / scale, (x / scale for x in interval["ci95"])
-    half = (high - low) / 2
-    return f"{rounded(mean, half)} [{rounded(low, half)}, {rounded(high, half)}]"
-
-
 def factorial_table(result: dict) -> str:
-    """The factorial as the command prints it: one row per cell, test perplexity."""
-    lines = ["test perplexity, mean over seeds; Δ = paired mean [95% interval]",
-             f"{'corpus':8}{'arch':12}{'opt':5}{'V':>6}{'lr':>7}{'tied':>8}{'untied':>8}"
-             f"{'matched':>8}  {'Δ tied−untied':22}{'Δ tied−matched':22}"]
-    for row in cell_differences(result["runs"]):
-        mean = row["mean"]
-        lines.append(
-            f"{row['corpus']:8}{row['arch']:12}{row['optimizer']:5}{row['vocab']:>6}"
-            f"{row['lr']:>7g}{mean['tied']:>8.1f}{mean['untied']:>8.1f}"
-            f"{mean['untied_size_matched']:>8.1f}  {interval_text(row['tied_minus_untied']):22}"
-            f"{interval_text(row['tied_minus_size_matched']):22}")
-    return "\n".join(lines)
+    """The factorial as the command prints it: one row per cell, test perplexity
+    (reports.factorial_text)."""
+    return factorial_text(cell_differences(result["runs"]))
 
 
 def plot_curves(runs: list[dict], cell: tuple, ax, variants=("tied", "untied")):

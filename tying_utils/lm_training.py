@@ -11,7 +11,8 @@ commands use it too.
   2014, the setting Press & Wolf 2017 build on), the Transformer with Adam; perplexity per epoch,
   and optionally how each embedding row moved: how many steps changed it, and how far
   (Press & Wolf's update argument).
-- `lm_table`, `lm_results_json`: the results as the `lm` command prints and writes them.
+- `lm_results_json`: the results as the `lm` command writes them (`lm_table`, the table it
+  prints, lives in reports.py and is re-exported here).
 - `run_sweep`, `sweep_point`, `paired_interval`, `plot_sweep`: notebook 06's question, when
   does tying pay, as the width grows (the `sweep` command).
 - `nearest_neighbours`, `neighbour_overlap`: what the embedding matrices learned.
@@ -32,6 +33,7 @@ from torch import nn
 from .corpus import LMData, Vocabulary, batchify, bptt_chunks
 from .lm import CELLS, RecurrentLM, _check_sizes, size_matched_dim
 from .options import ARCH_DEFAULTS, ARCHS, EVAL_BATCH, LM_DEFAULTS
+from .reports import lm_table  # the `lm` command's table, kept importable from here
 from .runtime import threads_for
 from .transformer import CONVENTIONS, TransformerLM, size_matched_width
 from .tying import count_parameters
@@ -320,30 +322,6 @@ def compare_variants(data: LMData, config: LMConfig, seeds, record_updates: bool
                                               progress=False, device=device))
                 bar.update()
     return runs
-
-
-def lm_table(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig) -> str:
-    """A plain-text table: per variant, mean ± sd over seeds of the final perplexities."""
-    def stat(values):
-        values = np.asarray(values, dtype=float)
-        sd = values.std(ddof=1) if len(values) > 1 else 0.0
-        return f"{values.mean():.1f} ± {sd:.1f}"
-
-    seeds = len(runs["tied"])
-    lines = [
-        f"vocab={len(data.vocab)} {config.describe()} epochs={config.epochs} seeds={seeds} "
-        f"(mean ± sd over seeds)",
-        f"{'variant':24}{'emb=hidden':>11}{'parameters':>12}{'valid ppl':>16}{'test ppl':>16}"
-        f"{'train ppl':>16}",
-    ]
-    for variant in VARIANTS:
-        group = runs[variant]
-        lines.append(
-            f"{VARIANT_LABELS[variant]:24}{group[0].emb:>11}{group[0].parameters:>12,}"
-            f"{stat([r.valid_ppl[-1] for r in group]):>16}{stat([r.test_ppl for r in group]):>16}"
-            f"{stat([r.train_ppl[-1] for r in group]):>16}"
-        )
-    return "\n".join(lines)
 
 
 def lm_results_json(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig,
