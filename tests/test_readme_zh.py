@@ -1,11 +1,12 @@
 """The Chinese README (README.zh-CN.md) says what the English one says, from the same results.
 
-tools/sync_notebooks.py writes the six generated tables of both READMEs (the notebooks, and five of
-results) from the notebooks, docs/results/*.json, docs/sweep/sweep.json and budget.py
-(tests/test_notebooks.py fails when either README drifts). These tests check the rest: the two
-READMEs link each other and show the same figures, the committed results were made by the commands
-the READMEs print, the Chinese prose's claims hold on those results, and its terms are used
-consistently.
+tools/sync_notebooks.py writes the seven generated tables of both READMEs (the notebooks, and six of
+results, rendered by tying_utils/reports.py) from the notebooks, docs/results/*.json,
+docs/sweep/sweep.json and budget.py (tests/test_notebooks.py fails when either README drifts).
+These tests check the rest: the two READMEs link each other and show the same figures, the
+committed results were made by the commands the READMEs print, the Chinese prose's claims hold on
+those results, and its terms are used consistently. tests/test_readme_numbers.py holds the
+English prose's numbers to their sources.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ import pytest
 from tool_scripts import load_tool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-
-
 sync_notebooks = load_tool("sync_notebooks")
 
 README = ROOT / "README.md"
@@ -35,12 +32,7 @@ def _zh() -> str:
 
 def _prose(text: str) -> str:
     """The README without its generated blocks: what a person wrote."""
-    for start, end in ((sync_notebooks.TABLE_START, sync_notebooks.TABLE_END),
-                       (sync_notebooks.COMPARE_START, sync_notebooks.COMPARE_END),
-                       (sync_notebooks.LM_START, sync_notebooks.LM_END),
-                       (sync_notebooks.PAIRED_START, sync_notebooks.PAIRED_END),
-                       (sync_notebooks.SWEEP_START, sync_notebooks.SWEEP_END),
-                       (sync_notebooks.REAL_START, sync_notebooks.REAL_END)):
+    for start, end in sync_notebooks.BLOCKS:
         text = re.sub(re.escape(start) + ".*?" + re.escape(end), "", text, flags=re.S)
     return text
 

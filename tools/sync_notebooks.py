@@ -83,6 +83,10 @@ FACTORIAL_START = ("<!-- factorial-table: written by tools/sync_notebooks.py fro
 FACTORIAL_END = "<!-- /factorial-table -->"
 REAL_START = "<!-- real-models: written by tools/sync_notebooks.py from tying_utils/budget.py -->"
 REAL_END = "<!-- /real-models -->"
+# Every generated block of the READMEs, in the order they appear.
+BLOCKS = ((TABLE_START, TABLE_END), (COMPARE_START, COMPARE_END), (LM_START, LM_END),
+          (PAIRED_START, PAIRED_END), (SWEEP_START, SWEEP_END), (REAL_START, REAL_END),
+          (FACTORIAL_START, FACTORIAL_END))
 
 
 def repository_url() -> str:
