@@ -293,16 +293,13 @@ def _replace_block(text: str, start: str, end: str, block: str, where: str) -> s
 
 
 def render_readme(text: str, repo: str, language: str, where: str) -> str:
-    """The README text with every generated block rewritten."""
-    blocks = [(TABLE_START, TABLE_END, readme_table(repo, language)),
-              (COMPARE_START, COMPARE_END, compare_table(language)),
-              (LM_START, LM_END, lm_table(language)),
-              (PAIRED_START, PAIRED_END, lm_paired_table(language)),
-              (SWEEP_START, SWEEP_END, sweep_table(language)),
-              (FACTORIAL_START, FACTORIAL_END, factorial_table(language)),
-              (REAL_START, REAL_END, real_models_table(language))]
-    for start, end, block in blocks:
-        text = _replace_block(text, start, end, block, where)
+    """The README text with every generated block (BLOCKS) rewritten."""
+    tables = {TABLE_START: readme_table(repo, language), COMPARE_START: compare_table(language),
+              LM_START: lm_table(language), PAIRED_START: lm_paired_table(language),
+              SWEEP_START: sweep_table(language), FACTORIAL_START: factorial_table(language),
+              REAL_START: real_models_table(language)}
+    for start, end in BLOCKS:
+        text = _replace_block(text, start, end, tables[start], where)
     return text
 
 
