@@ -595,7 +595,8 @@ def _run_audit(args) -> int:
 
 # --- sweep --------------------------------------------------------------------------------------
 # Notebook 06: the Transformer's options (shared by `lm --arch transformer` and `sweep`), its
-# memory estimate, and the `sweep` command: when does tying pay as the width grows?
+# memory estimate (architectures.py's record), and the `sweep` command: when does tying pay as
+# the width grows?
 
 TRANSFORMER_RANGES = {name: LM_RANGES[name] for name in ("heads", "width")}
 SWEEP_WIDTHS = (16, 24, 32, 48, 64, 96, 128)
