@@ -5,9 +5,10 @@ The modules that implement these choices import them from here, so each is writt
 tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), lm.py (`CELL_GATES`), transformer.py
 (`CONVENTION_NAMES`), lm_training.py and architectures.py (`ARCHS`, `ARCH_DEFAULTS`,
 `LM_DEFAULTS`, `EVAL_BATCH`), the explorer (`EXPLORER_RANGES`) and the command line (`TOY_RANGES`,
-`LM_RANGES`, `LM_REAL_RANGES`). Every range is plain numbers, `(lowest, highest)`, both allowed;
-`check_whole` and its family (checks.py) hold a value to one. Notebooks 03-06 meet them through
-those modules.
+`LM_RANGES`, `LM_REAL_RANGES`). Every range is plain numbers: a whole-number one is
+`(lowest, highest)`, both allowed, and `check_whole` and its family (checks.py) hold a value to it;
+a real-number one (`LM_REAL_RANGES`) also says which ends are allowed. Notebooks 03-06 meet them
+through those modules.
 """
 
 from __future__ import annotations
