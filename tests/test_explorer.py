@@ -16,8 +16,8 @@ import ipywidgets
 import numpy as np
 import pytest
 
-from tying_utils import train
-from tying_utils.explorer import (
+from tying_utils import options, train
+from tying_utils.explorer_widget import (
     DEFAULTS,
     EXPLORER_LIMITS,
     LIMITS_TEXT,
@@ -27,8 +27,8 @@ from tying_utils.explorer import (
     explorer,
 )
 
-# The module itself (not the function of the same name), for monkeypatching.
-explorer_module = importlib.import_module("tying_utils.explorer")
+# The module itself (not the function `tying_utils.explorer`), for monkeypatching.
+explorer_module = importlib.import_module("tying_utils.explorer_widget")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -97,8 +97,10 @@ def test_the_widget_bundle_is_written_out_where_widgets_have_none(small, monkeyp
 
 def test_explorer_opens_from_the_package_and_from_the_module():
     """`from tying_utils import explorer; explorer()` and `from tying_utils.explorer import
-    explorer` both open it, and the module stays a module (for `import ... as`, mock.patch);
-    checked in a fresh interpreter, where the import order is what a reader's is."""
+    explorer` both open it: `tying_utils.explorer` is the function, and its module, now
+    explorer_widget, still imports by its old path (for `from ... import`, mock.patch) with no
+    patch of the module's class; checked in a fresh interpreter, where the import order is what a
+    reader's is."""
     code = (
         "import sys, types\n"
         "from unittest import mock\n"
@@ -107,11 +109,14 @@ def test_explorer_opens_from_the_package_and_from_the_module():
         "from tying_utils import explorer\n"
         "assert type(explorer(train_now=False)).__name__ == 'Explorer'\n"
         "assert type(tying_utils.explorer(train_now=False, seeds=3)).__name__ == 'Explorer'\n"
+        "assert type(tying_utils.explorer) is types.FunctionType\n"
         "from tying_utils.explorer import explorer as function, Explorer, render_png\n"
-        "assert isinstance(function(train_now=False), Explorer)\n"
-        "import tying_utils.explorer as module\n"
-        "assert isinstance(module, types.ModuleType) and module.Explorer is Explorer\n"
-        "assert module is sys.modules['tying_utils.explorer'] is tying_utils.explorer\n"
+        "assert isinstance(function(train_now=False), Explorer) and function is explorer\n"
+        "import tying_utils.explorer_widget as module\n"
+        "assert type(module) is types.ModuleType and module.Explorer is Explorer\n"
+        "assert module is sys.modules['tying_utils.explorer']\n"
+        "with mock.patch('tying_utils.explorer_widget.train_many', side_effect=RuntimeError()):\n"
+        "    assert Explorer(seeds=2, steps=2).last_run is None\n"
         "with mock.patch('tying_utils.explorer.train_many', side_effect=RuntimeError('x')):\n"
         "    assert Explorer(seeds=2, steps=2).last_run is None\n"
         "print('ok')\n"
@@ -253,6 +258,7 @@ def test_a_good_run_after_a_bad_one_clears_the_message(small):
 def test_limits_are_stated_and_tighter_than_the_trainers():
     for name, (low, high) in EXPLORER_LIMITS.items():
         assert high <= train.LIMITS[name]
+        assert low == options.TOY_RANGES[name][0]
         assert f"{low:,}–{high:,}" in LIMITS_TEXT
     assert MAX_BYTES <= train.LIMITS["bytes"]
     assert f"{MAX_WORK / 1e6:,.0f} million" in LIMITS_TEXT

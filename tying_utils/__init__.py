@@ -19,7 +19,7 @@ _PUBLIC = {
     "ParameterBudget": "budget", "parameter_budget": "budget",
     "load_corpus": "corpus", "prepare": "corpus",
     "ReplicaReport": "replicas", "check_replicas": "replicas",  # notebook 08
-    "Explorer": "explorer",  # and tying_utils.explorer, a callable module: explorer()
+    "Explorer": "explorer_widget", "explorer": "explorer_widget",  # explorer(): notebook 04
     "RecurrentLM": "lm",
     "LMConfig": "lm_training", "compare_variants": "lm_training", "perplexity": "lm_training",
     "run_sweep": "lm_training", "train_lm": "lm_training",
@@ -60,3 +60,7 @@ if sys.argv[:1] != ["-m"]:
     for _name in __all__:
         __getattr__(_name)
     del _name
+    # `tying_utils.explorer` is the function; the widget's module, once tying_utils/explorer.py,
+    # is explorer_widget.py. Its old path still imports (`from tying_utils.explorer import
+    # explorer`, as notebook 04 writes, or `... import Explorer`): the name points at the module.
+    sys.modules[f"{__name__}.explorer"] = sys.modules[f"{__name__}.explorer_widget"]

@@ -33,18 +33,21 @@ from . import cli_ranks, reports
 
 # Only what the parsers need, and nothing that imports PyTorch: `--help` answers at once. Each
 # command imports the modules that do its work when it runs.
+from .architectures import ARCHITECTURES
+from .lm_memory import LM_MEMORY_LIMIT, MEMORY_ADVICE, memory_problem
 from .options import (
-    ARCH_DEFAULTS,
     ARCHS,
     CELL_GATES,
     CONVENTION_NAMES,
     EVAL_BATCH,
     INITS,
     LIMITS,
+    LM_REAL_RANGES,
     LOSSES,
     TASKS,
     lm_defaults,
 )
+from .options import LM_RANGES as LM_WHOLE_RANGES
 from .reports import compare_summary
 
 if TYPE_CHECKING:
@@ -364,16 +367,13 @@ def _jsonable(value):
 
 # --- lm -----------------------------------------------------------------------------
 
-# What one `lm` option may be: generous enough for a Penn-Treebank-sized model (a vocabulary of
-# 10,000, 650 units, 2 layers, 40 epochs). `check_lm_limits` then checks the run as a whole.
+# What one `lm` or `sweep` option may be (options.py's ranges, as parsers); `check_lm_limits`
+# then checks the run as a whole.
 LM_RANGES = {
-    "seeds": whole(1, 100), "epochs": whole(1, 1000), "emb": whole(1, 4096),
-    "vocab_cap": whole(2, 1_000_000), "layers": whole(1, 16), "bptt": whole(1, 4096),
-    "batch_size": whole(1, 4096), "threads": whole(1, 1024),
-    "dropout": number(0, 1, low_allowed=True, high_allowed=False),
-    "lr": number(0, 1000), "clip": number(0, 1000),
+    **{name: whole(low, high) for name, (low, high) in LM_WHOLE_RANGES.items()},
+    **{name: number(low, high, low_allowed=ends[0] == "[", high_allowed=ends[1] == "]")
+       for name, (low, high, ends) in LM_REAL_RANGES.items()},
 }
-LM_MEMORY_LIMIT = 8_000_000_000  # bytes: what a laptop with 16 GB can give one run
 
 
 def _add_lm(commands) -> None:
@@ -493,54 +493,19 @@ def check_lm_limits(args, config: LMConfig, data) -> None:
             raise UsageError(f"the {split} split of {name!r} has {tokens:,} tokens, too few: "
                              f"perplexity is measured on {EVAL_BATCH} rows of at least 2 tokens, "
                              f"so it needs {2 * EVAL_BATCH}; give a longer text.")
-    parts = lm_memory_parts(args, config, len(data.vocab))
-    needed = sum(parts.values())
-    if needed > LM_MEMORY_LIMIT:
-        largest = max(parts, key=parts.get)
-        raise UsageError(
-            f"this run would need about {needed / 1e9:.1f} GB of memory, over the "
-            f"{LM_MEMORY_LIMIT / 1e9:.0f} GB limit, most of it ({parts[largest] / 1e9:.1f} GB) "
-            f"for {largest}: {_MEMORY_ADVICE[largest]}.")
+    problem = memory_problem(lm_memory_parts(args, config, len(data.vocab)), LM_MEMORY_LIMIT)
+    if problem is not None:
+        raise UsageError(problem)
 
 
-_MEMORY_ADVICE = {
-    "the parameters": "give a smaller --emb, --vocab-cap or --layers",
-    "the activations": "give a smaller --batch-size, --bptt, --emb or --layers",
-    "the logits": "give a smaller --batch-size, --bptt or --vocab-cap",
-    "the trained models": "give fewer --seeds, or a smaller --emb or --vocab-cap",
-}
+_MEMORY_ADVICE = MEMORY_ADVICE  # its old name
 
 
 def lm_memory_parts(args, config: LMConfig, vocab: int) -> dict[str, int]:
-    """Roughly how many bytes an `lm` run needs, by part, counting float32 numbers:
-
-    - "the parameters": the largest variant's (untied) weights and their gradients, and as
-      much again twice over for the work of backpropagation, clipping and the optimizer;
-    - "the activations": what backpropagation keeps for one chunk of batch × bptt tokens, per
-      token the embedding and its dropout mask (2 · emb), per layer the gates and the cell's
-      states ((gates + 3) · hidden), the output and its dropout mask (2 · hidden), and as much
-      again for their gradients;
-    - "the logits": rows × bptt × vocabulary, four copies (the logits, their log-softmax and the
-      gradient of each), with rows the batch size but at least the 10 rows perplexity reads;
-    - "the trained models": `compare_variants` keeps all three models of every seed.
-    """
-    if config.arch == "transformer":
-        return transformer_memory_parts(args, config, vocab)
-    emb, hidden, layers = config.emb, config.hidden, config.layers
-    from .lm import lm_parameter_count
-
-    gates = CELL_GATES[config.cell]
-    tied, untied = (lm_parameter_count(vocab, emb, hidden, t, config.cell, layers)
-                    for t in (True, False))
-    per_token = 2 * emb + layers * (gates + 3) * hidden + 2 * hidden
-    rows = max(config.batch_size, EVAL_BATCH)
-    numbers = {
-        "the parameters": 6 * untied,
-        "the activations": 2 * config.batch_size * config.bptt * per_token,
-        "the logits": 4 * rows * config.bptt * vocab,
-        "the trained models": args.seeds * (2 * tied + untied),  # size-matched ≈ tied
-    }
-    return {part: 4 * count for part, count in numbers.items()}
+    """Roughly how many bytes an `lm` run of `args.seeds` seeds needs, by part: the record of
+    `config.arch` (architectures.py) gives its sizes to lm_memory.py, which says what each part
+    counts."""
+    return ARCHITECTURES[config.arch].memory_parts(config, vocab, args.seeds)
 
 
 # --- info ---------------------------------------------------------------------------------------
@@ -600,16 +565,19 @@ def _run_audit(args) -> int:
 
 # --- sweep --------------------------------------------------------------------------------------
 # Notebook 06: the Transformer's options (shared by `lm --arch transformer` and `sweep`), its
-# memory estimate, and the `sweep` command: when does tying pay as the width grows?
+# memory estimate (architectures.py's record), and the `sweep` command: when does tying pay as
+# the width grows?
 
-TRANSFORMER_RANGES = {"heads": whole(1, 256), "width": whole(1, 4096)}
+TRANSFORMER_RANGES = {name: LM_RANGES[name] for name in ("heads", "width")}
 SWEEP_WIDTHS = (16, 24, 32, 48, 64, 96, 128)
 
 
 def per_arch_option(p, flag: str, name: str, text: str) -> None:
-    """An option whose default depends on --arch (`ARCH_DEFAULTS`); its range is `LM_RANGES`'."""
+    """An option whose default depends on --arch (each architecture's `defaults`); its range is
+    `LM_RANGES`'."""
     kind = LM_RANGES[name]
-    defaults = ", ".join(f"{ARCH_DEFAULTS[arch][name]:g} for {arch}" for arch in ARCHS)
+    defaults = ", ".join(f"{record.defaults[name]:g} for {arch}"
+                         for arch, record in ARCHITECTURES.items())
     p.add_argument(flag, type=kind, default=None, help=f"{text} ({kind.range}; default {defaults})")
 
 
@@ -624,10 +592,11 @@ def transformer_options(p) -> None:
 
 
 def transformer_settings(args) -> dict:
-    """LMConfig's `heads` and `init` from the options; given to an LSTM they are a usage error."""
-    given = [flag for flag, value in (("--heads", args.heads), ("--init", args.init))
-             if value is not None]
-    if given and args.arch != "transformer":
+    """LMConfig's `heads` and `init` from the options; given to an architecture that does not
+    read them (an LSTM) they are a usage error."""
+    given = [f"--{name}" for name in ("heads", "init") if getattr(args, name) is not None
+             and name not in ARCHITECTURES[args.arch].own_options]
+    if given:
         raise UsageError(f"{' and '.join(given)} belong to --arch transformer, not "
                          f"--arch {args.arch}.")
     return {"heads": 2 if args.heads is None else args.heads,
@@ -635,31 +604,8 @@ def transformer_settings(args) -> dict:
 
 
 def transformer_memory_parts(args, config: LMConfig, vocab: int) -> dict[str, int]:
-    """`lm_memory_parts` for a Transformer: bytes, counting float32 numbers.
-
-    - "the parameters": the untied model's weights, gradients and Adam's two moments, and as much
-      again for the work of backpropagation and clipping (6 copies);
-    - "the activations": per token and block, what backpropagation keeps: two LayerNorms' inputs
-      and outputs (4d), queries, keys and values (3d), the attention's output and projection
-      (2d), the MLP's hidden layer before and after GELU (8d), its output (d) and two dropout
-      masks (2d), plus one attention weight per head and earlier token (heads · bptt); twice
-      for the gradients;
-    - "the logits" and "the trained models": as for the LSTM.
-    """
-    from .transformer import transformer_parameter_count
-
-    d, layers = config.emb, config.layers
-    tied, untied = (transformer_parameter_count(vocab, d, t, layers, config.bptt)
-                    for t in (True, False))
-    per_token = 3 * d + layers * (20 * d + config.heads * config.bptt)
-    rows = max(config.batch_size, EVAL_BATCH)
-    numbers = {
-        "the parameters": 6 * untied,
-        "the activations": 2 * config.batch_size * config.bptt * per_token,
-        "the logits": 4 * rows * config.bptt * vocab,
-        "the trained models": args.seeds * (2 * tied + untied),
-    }
-    return {part: 4 * count for part, count in numbers.items()}
+    """`lm_memory_parts` for a Transformer (lm_memory.py says what each part counts)."""
+    return ARCHITECTURES["transformer"].memory_parts(config, vocab, args.seeds)
 
 
 def _add_sweep(commands) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .checks import check_choice, check_dropout, check_wholes
 from .options import CELL_GATES
 from .tying import tie
 
@@ -33,11 +34,9 @@ class RecurrentLM(nn.Module):
     def __init__(self, vocab: int, emb: int, hidden: int, tied: bool, cell: str = "lstm",
                  layers: int = 1, dropout: float = 0.2):
         super().__init__()
-        _check_sizes(vocab=vocab, emb=emb, hidden=hidden, layers=layers)
-        if cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        check_wholes(vocab=vocab, emb=emb, hidden=hidden, layers=layers)
+        check_choice("cell", cell, CELLS)
+        check_dropout(dropout)
         if tied and emb != hidden:
             raise ValueError(f"tying needs the hidden size to equal the embedding size, got "
                              f"hidden {hidden} and embedding {emb}.")
@@ -85,7 +84,4 @@ def size_matched_dim(vocab: int, dim: int, cell: str = "lstm", layers: int = 1) 
                key=lambda d: abs(lm_parameter_count(vocab, d, d, False, cell, layers) - target))
 
 
-def _check_sizes(**sizes) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
+_check_sizes = check_wholes  # its old name

@@ -6,15 +6,17 @@ commands use it too.
 - `perplexity`: exp of the mean cross-entropy per token, the state carried from chunk to chunk
   (a Transformer carries none: each chunk is its whole context).
 - `LMConfig`, `build_lm`: one training setup, and the model it names (`arch` "lstm", the
-  `RecurrentLM` of lm.py, or "transformer", the `TransformerLM` of transformer.py).
+  `RecurrentLM` of lm.py, or "transformer", the `TransformerLM` of transformer.py): what differs
+  between the two is their record in architectures.py, read here and by the command line.
 - `train_lm`, `compare_variants`: the LSTM with SGD and gradient clipping (as in Zaremba et al.
   2014, the setting Press & Wolf 2017 build on), the Transformer with Adam; perplexity per epoch,
   and optionally how each embedding row moved: how many steps changed it, and how far
   (Press & Wolf's update argument).
 - `lm_results_json`: the results as the `lm` command writes them (`lm_table`, the table it
   prints, lives in reports.py and is re-exported here).
-- `run_sweep`, `sweep_point`, `paired_interval`, `plot_sweep`: notebook 06's question, when
-  does tying pay, as the width grows (the `sweep` command).
+- `run_sweep`, `sweep_point`, `sweep_sentence`: notebook 06's question, when does tying pay, as
+  the width grows (the `sweep` command); its interval (`paired_interval`) is stats.py's and its
+  figure (`plot_sweep`) plots.py's, both importable from here too.
 - `nearest_neighbours`, `neighbour_overlap`: what the embedding matrices learned.
 """
 
@@ -30,12 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .architectures import ARCHITECTURES, architecture
+from .checks import check_choice, check_dropout, check_positive, check_wholes
 from .corpus import LMData, Vocabulary, batchify, bptt_chunks
-from .lm import CELLS, RecurrentLM, _check_sizes, size_matched_dim
-from .options import ARCH_DEFAULTS, ARCHS, EVAL_BATCH, LM_DEFAULTS
+from .options import ARCH_DEFAULTS, ARCHS, CELL_GATES, EVAL_BATCH, LM_DEFAULTS
+from .plots import plot_sweep  # re-exported, as T_975 and paired_interval: notebooks 05 and 06
 from .reports import lm_table  # the `lm` command's table, kept importable from here
 from .runtime import threads_for
-from .transformer import CONVENTIONS, TransformerLM, size_matched_width
+from .stats import T_975, paired_interval
 from .tying import count_parameters
 
 __all__ = [
@@ -136,59 +140,32 @@ class LMConfig:
     init: str = LM_DEFAULTS["init"]  # "gpt2"
 
     def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise ValueError(f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}.")
-        for name, value in ARCH_DEFAULTS[self.arch].items():
+        record = architecture(self.arch)
+        for name, value in record.defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)  # frozen: set once, here
-        _check_sizes(emb=self.emb, hidden=self.hidden, layers=self.layers, bptt=self.bptt,
+        check_wholes(emb=self.emb, hidden=self.hidden, layers=self.layers, bptt=self.bptt,
                      batch_size=self.batch_size, epochs=self.epochs, heads=self.heads)
-        if self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
-        for name in ("lr", "clip"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                    math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value}.")
-        if self.arch == "transformer":
-            if self.hidden != self.emb:
-                raise ValueError(f"a Transformer has one width: hidden ({self.hidden}) must "
-                                 f"equal emb ({self.emb}).")
-            if self.emb % self.heads:
-                raise ValueError(f"the width ({self.emb}) must be a multiple of heads "
-                                 f"({self.heads}): each head reads an equal slice of it.")
-            if self.init not in CONVENTIONS:
-                raise ValueError(f"unknown init {self.init!r}; choose one of "
-                                 f"{', '.join(CONVENTIONS)}.")
+        check_choice("cell", self.cell, CELL_GATES)
+        check_dropout(self.dropout)
+        check_positive("lr", self.lr)
+        check_positive("clip", self.clip)
+        record.check(self)  # e.g. a Transformer's one width, which its heads divide
 
     def describe(self) -> str:
         """The architecture and optimizer in one line (the table's header)."""
-        if self.arch == "lstm":
-            return (f"cell={self.cell} layers={self.layers} dropout={self.dropout:g} "
-                    f"bptt={self.bptt} batch={self.batch_size} lr={self.lr:g}")
-        return (f"arch=transformer layers={self.layers} heads={self.heads} init={self.init} "
-                f"dropout={self.dropout:g} context={self.bptt} batch={self.batch_size} "
-                f"Adam lr={self.lr:g}")
+        return ARCHITECTURES[self.arch].describe(self)
 
 
 def build_lm(config: LMConfig, vocab: int, tied: bool) -> nn.Module:
     """The model `config` names, with `vocab` words, tied or not (seed the generator first)."""
-    if config.arch == "transformer":
-        return TransformerLM(vocab, config.emb, tied, config.layers, config.heads, config.bptt,
-                             config.init, config.dropout)
-    return RecurrentLM(vocab, config.emb, config.hidden, tied, config.cell, config.layers,
-                       config.dropout)
+    return ARCHITECTURES[config.arch].build(config, vocab, tied)
 
 
 def size_matched_config(config: LMConfig, vocab: int) -> LMConfig:
     """`config` with the width of the untied model whose parameter count is closest to the tied
     model's (`size_matched_dim` for the LSTM, `size_matched_width` for the Transformer)."""
-    if config.arch == "transformer":
-        small = size_matched_width(vocab, config.emb, config.layers, config.heads, config.bptt)
-    else:
-        small = size_matched_dim(vocab, config.emb, config.cell, config.layers)
+    small = ARCHITECTURES[config.arch].size_matched_width(config, vocab)
     return dataclasses.replace(config, emb=small, hidden=small)
 
 
@@ -242,10 +219,7 @@ def _train(data, config, tied, seed, record_updates, progress, device) -> LMRun:
     torch.manual_seed(seed)  # same dropout masks for every variant of one seed
     train = batchify(data.train, config.batch_size).to(device)
     train_sample = data.train[: len(data.valid)]
-    if config.arch == "transformer":
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr)
+    optimizer = ARCHITECTURES[config.arch].optimizer(model.parameters(), config.lr)
     tracked = ({"tied": model.head.weight} if tied else
                {"input": model.embedding.weight, "output": model.head.weight})
     start_rows = {n: p.detach().clone() for n, p in tracked.items()} if record_updates else {}
@@ -347,27 +321,7 @@ def lm_results_json(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig
 
 # --- when does tying pay? the width sweep of notebook 06 ------------------------------------------
 
-# Student's t quantile for a two-sided 95% interval, by degrees of freedom (seeds - 1).
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
-         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
-         120: 1.980}
 DIFFERENCES = {"tied_minus_untied": "untied", "tied_minus_size_matched": "untied_size_matched"}
-
-
-def paired_interval(differences) -> dict:
-    """Mean of paired differences (one per seed) and its 95% t-interval: mean ± t · sd / √n.
-    With one seed the interval is unknown (NaN)."""
-    values = np.asarray(differences, dtype=float)
-    if values.ndim != 1 or len(values) == 0:
-        raise ValueError("paired_interval needs a list of at least one difference.")
-    mean = float(values.mean())
-    if len(values) < 2:
-        return {"mean": mean, "ci95": [math.nan, math.nan], "per_seed": values.tolist()}
-    df = len(values) - 1
-    t = T_975[max(k for k in T_975 if k <= df)]  # between table rows: the wider interval
-    half = t * float(values.std(ddof=1)) / math.sqrt(len(values))
-    return {"mean": mean, "ci95": [mean - half, mean + half], "per_seed": values.tolist()}
 
 
 def sweep_point(runs: dict[str, list[LMRun]], vocab: int) -> dict:
@@ -433,38 +387,6 @@ def zero_crossings(points: list[dict], name: str = "tied_minus_untied") -> list[
             xa, xb = a["embedding_share"], b["embedding_share"]
             found.append(xa + (xb - xa) * ya / (ya - yb) if ya != yb else xa)
     return found
-
-
-def plot_sweep(result: dict, ax=None, name: str = "tied_minus_untied", label: str | None = None,
-               color: str | None = None, widths: bool = True):
-    """The sweep's finding on `ax`: x = the embedding's share of the untied model, y = the mean
-    paired difference `name` in test perplexity with its 95% interval, one point per width
-    (labelled d = … when `widths`; wider models sit further left)."""
-    from matplotlib.ticker import PercentFormatter
-
-    from .plots import COLORS, new_axes
-
-    ax = ax if ax is not None else new_axes()[1][0]
-    points = sorted(result["points"], key=lambda p: p["embedding_share"])
-    x = np.array([p["embedding_share"] for p in points])
-    mean = np.array([p[name]["mean"] for p in points])
-    low, high = (np.array([p[name]["ci95"][i] for p in points]) for i in (0, 1))
-    color = color or (COLORS["untied"] if name == "tied_minus_untied"
-                      else COLORS["untied (size-matched)"])
-    other = "untied" if name == "tied_minus_untied" else "untied (size-matched)"
-    seeds = len(points[0][name]["per_seed"])
-    ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, marker="o", capsize=3,
-                label=label or f"tied − {other}: mean and 95% interval over {seeds} seeds")
-    if widths:
-        for p, xi in zip(points, x):
-            ax.annotate(f"d={p['width']}", (xi, 0), textcoords="offset points", xytext=(0, -14),
-                        ha="center", fontsize="x-small", color="0.3")
-    ax.axhline(0, color="0.4", lw=0.8, ls="--")
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("input embedding's share of the untied model's parameters (wider models left)")
-    ax.set_ylabel("Δ test perplexity (tied − other)")
-    ax.legend(fontsize="small")
-    return ax
 
 
 def sweep_sentence(result: dict) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_whole
 from .tying import tie
 
 __all__ = ["SeedUntied", "SeedTied", "EmbedHead"]
@@ -54,11 +55,8 @@ class EmbedHead(nn.Module):
 
     def __init__(self, vocab: int, dim: int, tied: bool, bias: bool = True):
         super().__init__()
-        for name, value in (("vocab", vocab), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"EmbedHead needs {name} to be a whole number >= 1, got {value!r}."
-                )
+        check_whole("vocab", vocab, owner="EmbedHead")
+        check_whole("dim", dim, owner="EmbedHead")
         self.tied = bool(tied)
         self.embedding = nn.Embedding(vocab, dim)
         self.head = nn.Linear(dim, vocab, bias=bias)

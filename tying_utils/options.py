@@ -3,8 +3,12 @@ heavy (no PyTorch), so that `python -m tying_utils --help` and `… COMMAND --he
 
 The modules that implement these choices import them from here, so each is written once:
 tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), lm.py (`CELL_GATES`), transformer.py
-(`CONVENTION_NAMES`) and lm_training.py (`ARCHS`, `ARCH_DEFAULTS`, `LM_DEFAULTS`, `EVAL_BATCH`).
-Notebooks 03-06 meet them through those modules.
+(`CONVENTION_NAMES`), lm_training.py and architectures.py (`ARCHS`, `ARCH_DEFAULTS`,
+`LM_DEFAULTS`, `EVAL_BATCH`), the explorer (`EXPLORER_RANGES`) and the command line (`TOY_RANGES`,
+`LM_RANGES`, `LM_REAL_RANGES`). Every range is plain numbers: a whole-number one is
+`(lowest, highest)`, both allowed, and `check_whole` and its family (checks.py) hold a value to it;
+a real-number one (`LM_REAL_RANGES`) also says which ends are allowed. Notebooks 03-06 meet them
+through those modules.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ TASKS = ("identity", "shift", "permutation", "cycle", "path")
 LOSSES = ("mse", "ce")
 INITS = ("seed", "matched")
 # What a run may ask for. The limits keep one run within a few GB and a few minutes on a laptop.
-LIMITS = {"vocab": 5000, "dim": 512, "steps": 100_000, "seeds": 20_000, "bytes": 4_000_000_000}
+TOY_RANGES = {"vocab": (2, 5000), "dim": (1, 512), "steps": (1, 100_000), "seeds": (1, 20_000)}
+TOY_MEMORY_LIMIT = 4_000_000_000  # bytes
+# The highest of each (and the memory limit), as train.py has always offered them.
+LIMITS = {**{name: high for name, (_, high) in TOY_RANGES.items()}, "bytes": TOY_MEMORY_LIMIT}
+# The explorer of notebook 04 allows less than `TOY_RANGES`, so that one click gives an answer in
+# seconds, not minutes: the same lowest values, smaller highest ones.
+EXPLORER_RANGES = {name: (TOY_RANGES[name][0], high) for name, high in
+                   (("vocab", 1000), ("dim", 256), ("steps", 20_000), ("seeds", 2000))}
 
 # The language models (notebooks 05-06, the `lm` and `sweep` commands).
 CELL_GATES = {"lstm": 4, "gru": 3}  # the recurrent cells lm.py builds, and their gates
@@ -31,6 +42,16 @@ ARCH_DEFAULTS = {"lstm": {"layers": 1, "lr": 20.0, "clip": 0.25},
 LM_DEFAULTS = {"emb": 64, "hidden": 64, "cell": "lstm", "dropout": 0.2, "bptt": 35,
                "batch_size": 20, "epochs": 6, "arch": "lstm", "heads": 2, "init": "gpt2"}
 EVAL_BATCH = 10  # rows of text read side by side when measuring perplexity
+# What one `lm` or `sweep` option may be: generous enough for a Penn-Treebank-sized model (a
+# vocabulary of 10,000, 650 units, 2 layers, 40 epochs); the memory estimate (lm_memory.py) then
+# checks the run as a whole. `width` is the sweep's `--widths`, `heads` the Transformer's.
+LM_RANGES = {"seeds": (1, 100), "epochs": (1, 1000), "emb": (1, 4096), "vocab_cap": (2, 1_000_000),
+             "layers": (1, 16), "bptt": (1, 4096), "batch_size": (1, 4096), "threads": (1, 1024),
+             "heads": (1, 256), "width": (1, 4096)}
+# The options that take any number in a range: (low, high) and which ends are allowed, written
+# as an interval: "(]" excludes low and allows high, "[)" allows low and excludes high.
+LM_REAL_RANGES = {"dropout": (0.0, 1.0, "[)"), "lr": (0.0, 1000.0, "(]"),
+                  "clip": (0.0, 1000.0, "(]")}
 
 
 def lm_defaults(arch: str = "lstm") -> SimpleNamespace:

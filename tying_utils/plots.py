@@ -1,9 +1,10 @@
 """The collection's figures, in one style: tied is always blue, untied always orange.
 
 Introduced in notebook 03 (paired_training); used by notebooks 04 and 05, the explorer and the
-`compare --plot` command. The colours are from the Okabe–Ito palette, which stays distinct for
-the common forms of colour blindness. Every function draws on an `ax` you give it (or a new one)
-and returns the axes, so a notebook can place figures side by side.
+`compare --plot` command; `plot_sweep` draws notebook 06's width sweep (`sweep --plot`). The
+colours are from the Okabe–Ito palette, which stays distinct for the common forms of colour
+blindness. Every function draws on an `ax` you give it (or a new one) and returns the axes, so a
+notebook can place figures side by side.
 
 One style for the collection: text sizes are `FONT_SIZES` (points), large enough to read when a
 notebook shows a figure of up to about 10 inches wide at its default zoom. `new_axes` makes a grid
@@ -19,7 +20,7 @@ from .stats import steps_to_threshold
 
 __all__ = [
     "COLORS", "LABELS", "FONT_SIZES", "new_axes", "finish", "plot_pair", "plot_bands",
-    "plot_steps", "plot_matrix",
+    "plot_steps", "plot_matrix", "plot_sweep",
 ]
 
 COLORS = {"tied": "#0072B2", "untied": "#E69F00", "untied (size-matched)": "#009E73"}
@@ -170,3 +171,33 @@ def _finish(ax, title: str, log: bool) -> None:
     ax.set_ylabel("loss" + (" (log scale)" if log else ""), fontsize=FONT_SIZES["labels"])
     ax.set_title(title, fontsize=FONT_SIZES["title"])
     ax.legend(fontsize=FONT_SIZES["legend"])
+
+
+def plot_sweep(result: dict, ax=None, name: str = "tied_minus_untied", label: str | None = None,
+               color: str | None = None, widths: bool = True):
+    """The sweep's finding on `ax`: x = the embedding's share of the untied model, y = the mean
+    paired difference `name` in test perplexity with its 95% interval, one point per width
+    (labelled d = … when `widths`; wider models sit further left)."""
+    from matplotlib.ticker import PercentFormatter
+
+    ax = ax if ax is not None else new_axes()[1][0]
+    points = sorted(result["points"], key=lambda p: p["embedding_share"])
+    x = np.array([p["embedding_share"] for p in points])
+    mean = np.array([p[name]["mean"] for p in points])
+    low, high = (np.array([p[name]["ci95"][i] for p in points]) for i in (0, 1))
+    color = color or (COLORS["untied"] if name == "tied_minus_untied"
+                      else COLORS["untied (size-matched)"])
+    other = "untied" if name == "tied_minus_untied" else "untied (size-matched)"
+    seeds = len(points[0][name]["per_seed"])
+    ax.errorbar(x, mean, yerr=[mean - low, high - mean], color=color, marker="o", capsize=3,
+                label=label or f"tied − {other}: mean and 95% interval over {seeds} seeds")
+    if widths:
+        for p, xi in zip(points, x):
+            ax.annotate(f"d={p['width']}", (xi, 0), textcoords="offset points", xytext=(0, -14),
+                        ha="center", fontsize="x-small", color="0.3")
+    ax.axhline(0, color="0.4", lw=0.8, ls="--")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("input embedding's share of the untied model's parameters (wider models left)")
+    ax.set_ylabel("Δ test perplexity (tied − other)")
+    ax.legend(fontsize="small")
+    return ax

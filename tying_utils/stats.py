@@ -1,7 +1,8 @@
 """Numbers that summarise loss curves, and paired comparisons with bootstrap intervals.
 
 Introduced in notebook 03 (paired_training); used by notebook 04, the explorer and the `compare`
-command.
+command. `paired_interval`, the t-interval of a mean over a few seeds, is the language models'
+(notebooks 05 and 06, the `lm` and `sweep` commands).
 
 A comparison is *paired*: row `i` of the tied curves and row `i` of the untied curves come from the
 same seed (same head initialisation, same data), so we compare them seed by seed and resample
@@ -27,6 +28,8 @@ __all__ = [
     "bootstrap_ci",
     "PairedSummary",
     "compare_curves",
+    "T_975",
+    "paired_interval",
 ]
 
 
@@ -180,6 +183,30 @@ def compare_curves(tied, untied, threshold: float, seed: int = 0) -> PairedSumma
         fraction_tied_lower_auc=float(lower_auc.mean()),
         fraction_tied_lower_auc_ci95=bootstrap_ci(lower_auc, seed=seed),
     )
+
+
+# --- a mean over few seeds: the t-interval (notebooks 05 and 06, the `lm` and `sweep` commands) --
+
+# Student's t quantile for a two-sided 95% interval, by degrees of freedom (seeds - 1).
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000,
+         120: 1.980}
+
+
+def paired_interval(differences) -> dict:
+    """Mean of paired differences (one per seed) and its 95% t-interval: mean ± t · sd / √n.
+    With one seed the interval is unknown (NaN)."""
+    values = np.asarray(differences, dtype=float)
+    if values.ndim != 1 or len(values) == 0:
+        raise ValueError("paired_interval needs a list of at least one difference.")
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "ci95": [math.nan, math.nan], "per_seed": values.tolist()}
+    df = len(values) - 1
+    t = T_975[max(k for k in T_975 if k <= df)]  # between table rows: the wider interval
+    half = t * float(values.std(ddof=1)) / math.sqrt(len(values))
+    return {"mean": mean, "ci95": [mean - half, mean + half], "per_seed": values.tolist()}
 
 
 def _steps(value: float) -> str:

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_choice, check_dropout, check_heads, check_wholes
+
 __all__ = ["CONVENTIONS", "Convention", "TransformerLM", "transformer_parameter_count",
            "size_matched_width", "check_transformer_sizes"]
 
@@ -117,10 +119,8 @@ class TransformerLM(nn.Module):
         super().__init__()
         check_transformer_sizes(vocab=vocab, dim=dim, layers=layers, heads=heads,
                                 context=context, mlp_ratio=mlp_ratio)
-        if init not in CONVENTIONS:
-            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(CONVENTIONS)}.")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        check_choice("init", init, CONVENTIONS)
+        check_dropout(dropout)
         self.tied, self.init, self.context = bool(tied), init, context
         self.input_scale, self.output_scale = CONVENTIONS[init].scales(dim)
         self.embedding = nn.Embedding(vocab, dim)
@@ -199,13 +199,10 @@ def size_matched_width(vocab: int, dim: int, layers: int = 2, heads: int = 2, co
 
 def check_transformer_sizes(**sizes) -> None:
     """ValueError naming the first size that is not a whole number >= 1, or a width that the
-    number of heads does not divide."""
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
-    if "dim" in sizes and "heads" in sizes and sizes["dim"] % sizes["heads"]:
-        raise ValueError(f"the width ({sizes['dim']}) must be a multiple of the number of heads "
-                         f"({sizes['heads']}): each head reads an equal slice of it.")
+    number of heads does not divide (checks.py's `check_wholes` and `check_heads`)."""
+    check_wholes(**sizes)
+    if "dim" in sizes and "heads" in sizes:
+        check_heads(sizes["dim"], sizes["heads"], name="the number of heads")
 
 
 def _factor(text: str, dim: int) -> float:

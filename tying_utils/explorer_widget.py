@@ -3,8 +3,9 @@
     from tying_utils import explorer
     explorer()
 
-(`from tying_utils.explorer import explorer` works too: this module can be called like its
-function `explorer`, see the end of the file.)
+This module is the widget; `tying_utils.explorer` is its function `explorer` (the package's
+`__init__.py` says so), and the module's old path still imports: `from tying_utils.explorer
+import explorer` is what notebook 04 writes.
 
 Pick a task, a loss, an initialisation and the sizes, press Train, and see the loss curves of
 tied and untied models over many seeds (median and a 10–90 % band), with a one-line summary of
@@ -25,12 +26,11 @@ import html
 import io
 import math
 import numbers
-import sys
 import time
-import types
 
 import numpy as np
 
+from .options import EXPLORER_RANGES
 from .plots import COLORS, LABELS
 from .runtime import threads_for
 from .stats import PairedSummary, compare_curves, default_threshold
@@ -46,8 +46,9 @@ DEFAULTS = {
     "vocab": 10, "dim": 3, "lr": 1e-3, "steps": 2000, "seeds": 100,
 }
 
-# Smaller than train.LIMITS, so that one click gives an answer in seconds, not minutes.
-EXPLORER_LIMITS = {"vocab": (2, 1000), "dim": (1, 256), "steps": (1, 20_000), "seeds": (1, 2000)}
+# Smaller than the trainer's ranges, so that one click gives an answer in seconds, not minutes:
+# options.py derives them from those (`EXPLORER_RANGES`), beside the command line's.
+EXPLORER_LIMITS = EXPLORER_RANGES
 MAX_LR = 1.0
 # The time of a run grows with seeds × steps × vocabulary × dimension: 2000 seeds × 20,000 steps
 # of the blog's 10 × 3 models is 1.2 billion and would take half a minute; the cap is a quarter.
@@ -355,18 +356,3 @@ def _positive(values) -> np.ndarray:
     values = values[np.isfinite(values) & (values > 0)]
     return values if values.size else np.ones(1)
 
-
-class _CallableModule(types.ModuleType):
-    """This module, callable: `tying_utils.explorer(...)` is `explorer(...)`.
-
-    A reader tries `from tying_utils import explorer; explorer()`, which gives the module (a
-    package's submodule takes its name), while `from tying_utils.explorer import explorer` gives
-    the function. Making the module callable makes both work, and the module stays a module for
-    `import tying_utils.explorer as ...` and for tools that look names up in it.
-    """
-
-    def __call__(self, **settings) -> Explorer:
-        return explorer(**settings)
-
-
-sys.modules[__name__].__class__ = _CallableModule
