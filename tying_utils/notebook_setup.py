@@ -22,12 +22,12 @@ def prepare_notebook(work: str | None = None, *, offline: bool = False,
         Hugging Face model, a plain training loop); None leaves PyTorch's count alone.
     offline: download nothing from the Hugging Face Hub (`HF_HUB_OFFLINE=1`): every model is
         built from a config. Call it before importing `transformers` or `huggingface_hub`, which
-        read the variable once, on import.
+        read the variable once, on import (running the setup cell again is fine).
     quiet: no progress bar for every Hugging Face save and load, and no log line for each
         optional operator `torch.onnx` skips.
     """
     if offline:
-        if "huggingface_hub" in sys.modules:
+        if "huggingface_hub" in sys.modules and os.environ.get("HF_HUB_OFFLINE") != "1":
             raise RuntimeError("prepare_notebook(offline=True) must run before transformers or "
                                "huggingface_hub is imported: they read HF_HUB_OFFLINE on import.")
         os.environ["HF_HUB_OFFLINE"] = "1"
