@@ -1,10 +1,12 @@
-"""Hygiene of every notebook: format, execution order, skeleton, badges, setup cell, README.
+"""Hygiene of every notebook: format, execution order, skeleton, badges, setup cell, README,
+and the sizes a student reads (issue 18 item 6: setup cell, code cells, prose, asserts).
 
 nbval (make nbval) checks that the notebooks run; these tests check how they were committed.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -140,3 +142,80 @@ def test_check_yourself_says_to_run_the_setup_cell_first(path):
     cells = [c.source for c in _cells(path, "markdown") if "## Check yourself" in c.source]
     assert len(cells) == 1, f"{path.name}: one 'Check yourself' section"
     assert "run the setup cell" in cells[0].lower(), f"{path.name}: say to run the setup cell"
+
+
+# How much a student reads at once (issue 18, item 6). Asserts that read as test code belong in
+# tests/notebook_claims/, one file per notebook.
+SETUP_OTHER_LINES = 8  # lines of the setup cell besides its imports
+CODE_CELL_LINES = 40
+MARKDOWN_CELL_WORDS = 300
+NOTEBOOK_ASSERTS = 20
+
+
+def _python(source):
+    """A code cell's source as Python: an IPython magic or shell line (`%pip`, `!ls`) → `pass`."""
+    return "\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in source.splitlines())
+
+
+def setup_other_lines(source):
+    """The setup cell's lines that are not imports (a parenthesised import's continuation lines
+    are imports), not blank and not only a comment; the Colab install lines count."""
+    imports = set()
+    for node in ast.walk(ast.parse(_python(source))):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.update(range(node.lineno, node.end_lineno + 1))
+    return [line for number, line in enumerate(source.splitlines(), 1)
+            if number not in imports and line.strip() and not line.strip().startswith("#")]
+
+
+def asserts_in(source):
+    """The `assert` statements of a code cell, as (first line, last line) pairs."""
+    return [(node.lineno, node.end_lineno) for node in ast.walk(ast.parse(_python(source)))
+            if isinstance(node, ast.Assert)]
+
+
+def test_the_size_rules_can_fail():
+    setup = ("import sys\nif True:\n    %pip install x\nfrom a import (\n    b,\n)\n\n"
+             "# note\nx = 1\n")
+    assert setup_other_lines(setup) == ["if True:", "    %pip install x", "x = 1"]
+    assert asserts_in("assert a\nassert (\n    b\n)\nfor i in c:\n    assert i\n") == [
+        (1, 1), (2, 4), (6, 6)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_is_its_imports_and_a_few_lines(path):
+    other = setup_other_lines(_cells(path, "code")[0].source)
+    assert len(other) <= SETUP_OTHER_LINES, (
+        f"{path.name}: the setup cell has {len(other)} lines besides its imports (at most "
+        f"{SETUP_OTHER_LINES}); move plumbing into the package: {other}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_code_cell_is_too_long_to_read(path):
+    long = [(number, len(cell.source.splitlines()))
+            for number, cell in enumerate(nbformat.read(path, as_version=4).cells)
+            if cell.cell_type == "code" and len(cell.source.splitlines()) > CODE_CELL_LINES]
+    assert not long, (f"{path.name}: code cells over {CODE_CELL_LINES} lines (cell index, "
+                      f"lines): {long}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_markdown_cell_is_too_long_to_read(path):
+    long = [(number, len(cell.source.split()))
+            for number, cell in enumerate(nbformat.read(path, as_version=4).cells)
+            if cell.cell_type == "markdown" and len(cell.source.split()) > MARKDOWN_CELL_WORDS]
+    assert not long, (f"{path.name}: markdown cells over {MARKDOWN_CELL_WORDS} words (cell "
+                      f"index, words): {long}; split them at a natural boundary")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_asserts_are_few_one_line_lessons(path):
+    """An assert in a notebook states the fact the prose just claimed, in one line; the others
+    are tests and live in tests/notebook_claims/."""
+    found = [(number, span) for number, cell in enumerate(nbformat.read(path, as_version=4).cells)
+             if cell.cell_type == "code" for span in asserts_in(cell.source)]
+    multi = [number for number, (first, last) in found if last != first]
+    assert not multi, f"{path.name}: asserts over several lines in cells {multi}"
+    assert len(found) <= NOTEBOOK_ASSERTS, (
+        f"{path.name}: {len(found)} asserts (at most {NOTEBOOK_ASSERTS}); move the ones that read "
+        f"as test code into tests/notebook_claims/")
