@@ -11,6 +11,7 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded: models are built from small configs
 
+import logging  # noqa: E402
 import tempfile  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -212,7 +213,18 @@ def test_a_config_that_says_untied_loses_the_head(tmp_path):
     assert same_logits(fixed, model) and one_matrix(fixed)
 
 
-def test_resize_token_embeddings_keeps_the_tie_and_logs_once():
+@pytest.fixture
+def warning_verbosity():
+    """transformers logs at its default level, each message afresh (other test files set it to
+    errors only, and `warning_once` remembers what a process has logged)."""
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_warning()
+    logging.Logger.warning_once.cache_clear()
+    yield
+    transformers.logging.set_verbosity(verbosity)
+
+
+def test_resize_token_embeddings_keeps_the_tie_and_logs_once(warning_verbosity):
     model = tiny_gpt2()
     with transformers_log() as log:
         model.resize_token_embeddings(VOCAB + 24)
