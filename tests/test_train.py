@@ -106,6 +106,14 @@ def test_seed_init_is_the_blogs_modules():
     torch.testing.assert_close(torch.softmax(ours_tied(x), -1), blog_tied(x))
 
 
+def test_init_seed_is_the_old_name_of_default():
+    """`init="seed"` (each module's own initialisation) was renamed "default"; the old name is
+    still accepted and read as the new one, so both give one configuration."""
+    assert RunConfig().init == RunConfig(init="seed").init == "default"
+    old = RunConfig(init="seed")
+    assert old == RunConfig() and hash(old) == hash(RunConfig())
+
+
 def test_blog_data_is_seed_zero():
     torch.manual_seed(0)
     blog_inputs = torch.randint(0, 10, (2, 3))

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 # The toy experiment (notebooks 03-04, the `compare` command): tasks.py and train.py.
 TASKS = ("identity", "shift", "permutation", "cycle", "path")
 LOSSES = ("mse", "ce")
-INITS = ("seed", "matched")
+INITS = ("default", "matched")  # how the untied embedding starts: its own init, or the head
+INIT_ALIASES = {"seed": "default"}  # the name "default" had before (still accepted)
 # What a run may ask for. The limits keep one run within a few GB and a few minutes on a laptop.
 LIMITS = {"vocab": 5000, "dim": 512, "steps": 100_000, "seeds": 20_000, "bytes": 4_000_000_000}
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .models import EmbedHead
-from .options import INITS, LIMITS, LOSSES
+from .options import INIT_ALIASES, INITS, LIMITS, LOSSES
 from .tasks import TASKS, make_batch
 
 __all__ = ["RunConfig", "PairRun", "ManyRun", "VARIANTS", "LIMITS", "build_model",
@@ -35,7 +35,9 @@ class RunConfig:
 
     task: str = "identity"  # see tasks.TASKS
     loss: str = "mse"  # "mse" on the softmax output (the blog) or "ce" cross-entropy on logits
-    init: str = "seed"  # "seed": each module's own init (the blog); "matched": untied E = head W
+    # How the untied model's embedding starts: "default", each module's own initialisation (the
+    # blog's); "matched", a copy of the head weight. "seed", its old name, is read as "default".
+    init: str = "default"
     vocab: int = 10
     dim: int = 3
     steps: int = 2000
@@ -45,6 +47,8 @@ class RunConfig:
     # trains on that seed's batch (the blog's script always draws the data of seed 0)
 
     def __post_init__(self):
+        if isinstance(self.init, str):
+            object.__setattr__(self, "init", INIT_ALIASES.get(self.init, self.init))
         for name, allowed in (("task", TASKS), ("loss", LOSSES), ("init", INITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(
