@@ -235,6 +235,27 @@ def test_every_matrix_product_path_equals_the_loop(monkeypatch, path, config):
     assert_equals_the_loop(config, [1, 4])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_shared_scratch_tensor_changes_no_bit(dtype):
+    """The elementwise products of a training step write their terms into one tensor made once,
+    laid out as `a * b` would be: the same sums as with a new tensor at every call, bit for bit
+    (with the terms laid out otherwise, the head gradient's sum comes out differently)."""
+    from tying_utils.per_model import PerModelProduct, share_scratch
+
+    generator = torch.Generator().manual_seed(0)
+    tokens, vocab, dim, models = 6, 10, 3, 40
+    h, W, d_logits = (torch.randn(*shape, models, generator=generator, dtype=dtype)
+                      for shape in ((tokens, dim), (vocab, dim), (tokens, vocab)))
+    pairs = [(h, W.transpose(0, 1)), (d_logits.transpose(0, 1), h), (d_logits, W)]
+    alone = [PerModelProduct(a, b) for a, b in pairs]
+    shared = [PerModelProduct(a, b) for a, b in pairs]
+    share_scratch(shared)
+    assert all(product.way == "elementwise" and product.scratch is not None
+               for product in shared)
+    for one, other in zip(alone, shared, strict=True):
+        assert torch.equal(one(), other())
+
+
 @pytest.mark.parametrize("fused", [True, False], ids=["fused kernel", "written out"])
 def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients(fused):
     """The flat Adam gives torch.optim.Adam's numbers exactly, both ways: the fused kernel those of
