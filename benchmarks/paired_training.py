@@ -10,9 +10,9 @@ each, their ratio (the goal is at least 500×), and the process's peak resident 
 bound for both; the goal is under 1 GB). Process start-up and imports are not timed; each
 trainer runs once untimed first to warm up.
 
-`--crossover` times the three ways `train.py` can multiply the matrices of all models (term by
-term, elementwise in one step, or `torch.bmm`) on the products of a few settings: what
-`train.FEW_TERMS`, `train.LARGE_RESULT` and `train.SMALL_PRODUCT` are set from.
+`--crossover` times the three ways the many-seed trainer can multiply the matrices of all models
+(term by term, elementwise in one step, or `torch.bmm`) on the products of a few settings: what
+`per_model.FEW_TERMS`, `per_model.LARGE_RESULT` and `per_model.SMALL_PRODUCT` are set from.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from functools import partial
 import torch
 from contention import wait_until_idle  # benchmarks/contention.py, beside this file
 
-from tying_utils import RunConfig, set_threads, train, train_many, train_pair
+from tying_utils import RunConfig, per_model, set_threads, train_many, train_pair
 
 
 def seconds(function) -> float:
@@ -39,15 +39,16 @@ def seconds(function) -> float:
 
 
 def crossover() -> None:
-    """The three ways `train.matmul_per_model` can multiply, for the three products of a training
-    step."""
+    """The three ways `per_model.matmul_per_model` can multiply, for the three products of a
+    training step."""
     print("| tokens × vocab × dim, models | product | term by term | elementwise | torch.bmm |")
     print("|---|---|---|---|---|")
     settings = [(6, 10, 3, 2000), (6, 10, 3, 200), (6, 40, 6, 400), (20, 40, 6, 400),
                 (6, 16, 100, 200), (6, 100, 16, 200), (6, 64, 200, 20), (6, 1000, 256, 2)]
     ways = {"term by term": (10**9, 10**12), "elementwise": (0, 10**12), "torch.bmm": (0, 0)}
-    chosen = train.FEW_TERMS, train.SMALL_PRODUCT, train.SMALL_PRODUCT_TOTAL, train.LARGE_RESULT
-    train.LARGE_RESULT = 0
+    limits = ("FEW_TERMS", "SMALL_PRODUCT", "SMALL_PRODUCT_TOTAL", "LARGE_RESULT")
+    chosen = {name: getattr(per_model, name) for name in limits}
+    per_model.LARGE_RESULT = 0
     for tokens, vocab, dim, models in settings:
         h, W = torch.randn(tokens, dim, models), torch.randn(vocab, dim, models)
         d_logits = torch.randn(tokens, vocab, models)
@@ -57,13 +58,15 @@ def crossover() -> None:
         for name, (a, b) in products.items():
             times = {}
             for way, (few, small) in ways.items():
-                train.FEW_TERMS, train.SMALL_PRODUCT, train.SMALL_PRODUCT_TOTAL = few, small, small
-                product = partial(train.matmul_per_model, a, b)
+                per_model.FEW_TERMS, per_model.SMALL_PRODUCT = few, small
+                per_model.SMALL_PRODUCT_TOTAL = small
+                product = partial(per_model.matmul_per_model, a, b)
                 product()  # warm-up
                 times[way] = min(seconds(product) for _ in range(20))
             print(f"| {tokens}×{vocab}×{dim}, {models} | {name} | "
                   + " | ".join(f"{times[way] * 1e6:.0f} µs" for way in ways) + " |")
-    train.FEW_TERMS, train.SMALL_PRODUCT, train.SMALL_PRODUCT_TOTAL, train.LARGE_RESULT = chosen
+    for name, value in chosen.items():
+        setattr(per_model, name, value)
 
 
 def main(argv=None) -> int:

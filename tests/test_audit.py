@@ -354,7 +354,7 @@ def test_report_as_dict_is_json_ready_and_complete():
 
 def test_report_html_is_a_table_with_escaped_text():
     report = AuditReport("<model>")
-    report._add("alias", ("a", "b"), "x < y & z")
+    report.add("alias", ("a", "b"), "x < y & z")
     text = report._repr_html_()
     assert "&lt;model&gt;" in text and "x &lt; y &amp; z" in text and "<table>" in text
     assert "<model>" not in text

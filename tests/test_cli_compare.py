@@ -246,10 +246,24 @@ def test_help_lists_every_option_with_its_range(capsys):
         main(["compare", "--help"])
     assert stop.value.code == 0
     printed = capsys.readouterr().out
-    for option in ("--task", "--loss", "--init", "--seeds", "--steps", "--vocab", "--dim",
+    for option in ("--task", "--loss", "--untied-start", "--seeds", "--steps", "--vocab", "--dim",
                    "--lr", "--threshold", "--json", "--plot"):
         assert option in printed
+    assert "[--init" not in printed and "called --init" in printed  # hidden, with a note
     text = " ".join(printed.split())  # argparse wraps lines
     for limits in ("(1–20000; default 200)", "(1–100000; default 2000)", "(2–5000; default 10)",
                    "(1–512; default 3)", "(more than 0 and at most 10; default 0.001)"):
         assert limits in text
+
+
+@pytest.mark.parametrize(("old", "new"), [(["--init", "seed"], ["--untied-start", "default"]),
+                                          (["--init", "matched"], ["--untied-start", "matched"]),
+                                          (["--init", "default"], [])])
+def test_the_old_spellings_of_the_untied_start_still_work(capsys, old, new):
+    """`--init` was compare's name for `--untied-start`, and `seed` its name for `default`."""
+    printed = []
+    for start in (old, new):
+        assert main(["compare", "--seeds", "2", "--steps", "50", *start]) == 0
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+    assert ("init=matched" in printed[0]) == ("matched" in old)

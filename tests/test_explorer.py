@@ -60,14 +60,14 @@ def test_runs_under_the_expected_ipywidgets():
 
 
 def test_defaults_are_the_blogs_setting():
-    assert DEFAULTS == {"task": "identity", "loss": "mse", "init": "seed", "vocab": 10, "dim": 3,
+    assert DEFAULTS == {"task": "identity", "loss": "mse", "init": "default", "vocab": 10, "dim": 3,
                         "lr": 1e-3, "steps": 2000, "seeds": DEFAULTS["seeds"]}
     assert 50 <= DEFAULTS["seeds"] <= 200
 
 
 def test_explorer_trains_the_default_setting_once_and_shows_it():
     ex = explorer()
-    assert (ex.task.value, ex.loss.value, ex.init.value) == ("identity", "mse", "seed")
+    assert (ex.task.value, ex.loss.value, ex.init.value) == ("identity", "mse", "default")
     assert (ex.vocab.value, ex.dim.value, ex.lr.value, ex.steps.value) == (10, 3, 1e-3, 2000)
     assert ex.last_run.losses["tied"].shape == (DEFAULTS["seeds"], 2000)
     assert bytes(ex.image.value).startswith(PNG_SIGNATURE)

@@ -106,6 +106,14 @@ def test_seed_init_is_the_blogs_modules():
     torch.testing.assert_close(torch.softmax(ours_tied(x), -1), blog_tied(x))
 
 
+def test_init_seed_is_the_old_name_of_default():
+    """`init="seed"` (each module's own initialisation) was renamed "default"; the old name is
+    still accepted and read as the new one, so both give one configuration."""
+    assert RunConfig().init == RunConfig(init="seed").init == "default"
+    old = RunConfig(init="seed")
+    assert old == RunConfig() and hash(old) == hash(RunConfig())
+
+
 def test_blog_data_is_seed_zero():
     torch.manual_seed(0)
     blog_inputs = torch.randint(0, 10, (2, 3))
@@ -218,13 +226,34 @@ def test_starting_weights_are_build_models_numbers(config, dtype):
 def test_every_matrix_product_path_equals_the_loop(monkeypatch, path, config):
     """Products are computed term by term, elementwise or with torch.bmm, by their sizes: each
     way alone gives the loop's numbers, for settings that use each of them by default."""
-    from tying_utils import train
+    from tying_utils import per_model
 
-    monkeypatch.setattr(train, "FEW_TERMS", 10**9 if path == "term by term" else 0)
-    monkeypatch.setattr(train, "LARGE_RESULT", 0)
-    monkeypatch.setattr(train, "SMALL_PRODUCT", 0 if path == "batched" else 10**9)
-    monkeypatch.setattr(train, "SMALL_PRODUCT_TOTAL", 0 if path == "batched" else 10**12)
+    monkeypatch.setattr(per_model, "FEW_TERMS", 10**9 if path == "term by term" else 0)
+    monkeypatch.setattr(per_model, "LARGE_RESULT", 0)
+    monkeypatch.setattr(per_model, "SMALL_PRODUCT", 0 if path == "batched" else 10**9)
+    monkeypatch.setattr(per_model, "SMALL_PRODUCT_TOTAL", 0 if path == "batched" else 10**12)
     assert_equals_the_loop(config, [1, 4])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_shared_scratch_tensor_changes_no_bit(dtype):
+    """The elementwise products of a training step write their terms into one tensor made once,
+    laid out as `a * b` would be: the same sums as with a new tensor at every call, bit for bit
+    (with the terms laid out otherwise, the head gradient's sum comes out differently)."""
+    from tying_utils.per_model import PerModelProduct, share_scratch
+
+    generator = torch.Generator().manual_seed(0)
+    tokens, vocab, dim, models = 6, 10, 3, 40
+    h, W, d_logits = (torch.randn(*shape, models, generator=generator, dtype=dtype)
+                      for shape in ((tokens, dim), (vocab, dim), (tokens, vocab)))
+    pairs = [(h, W.transpose(0, 1)), (d_logits.transpose(0, 1), h), (d_logits, W)]
+    alone = [PerModelProduct(a, b) for a, b in pairs]
+    shared = [PerModelProduct(a, b) for a, b in pairs]
+    share_scratch(shared)
+    assert all(product.way == "elementwise" and product.scratch is not None
+               for product in shared)
+    for one, other in zip(alone, shared, strict=True):
+        assert torch.equal(one(), other())
 
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused kernel", "written out"])
@@ -232,21 +261,22 @@ def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients(fused):
     """The flat Adam gives torch.optim.Adam's numbers exactly, both ways: the fused kernel those of
     Adam(fused=True), the written-out update (which raises averages below the smallest normal
     float before sqrt, for speed) those of the default single-tensor Adam."""
-    from tying_utils.train import _Adam, _has_fused_adam
+    from tying_utils.per_model import FlatAdam, has_fused_adam
 
-    if fused and not _has_fused_adam():
+    if fused and not has_fused_adam():
         pytest.skip("this PyTorch has no fused Adam kernel for the CPU (2.4 and later do)")
     grads = [torch.tensor([0.0, 1e-20, -3e-23, 0.5, -2.0, 1e-30, 0.0, 7e-3])] * 3
     grads.append(torch.zeros(8))
     grads += [torch.linspace(-3, 2, 8) * 10.0**-k for k in range(0, 40, 3)]
     for dtype in (torch.float32, torch.float64):
-        ours = torch.linspace(-1, 1, 8, dtype=dtype)
+        ours, our_grad = torch.linspace(-1, 1, 8, dtype=dtype), torch.empty(8, dtype=dtype)
         theirs = torch.nn.Parameter(ours.clone())
-        adam = _Adam(ours, lr=1e-3, fused=fused)
+        adam = FlatAdam(ours, our_grad, lr=1e-3, fused=fused)
         reference = torch.optim.Adam([theirs], lr=1e-3, **({"fused": True} if fused else
                                                             {"foreach": False}))
         for grad in grads:
-            adam.step(grad.to(dtype))
+            our_grad.copy_(grad)
+            adam.step()
             theirs.grad = grad.to(dtype)
             reference.step()
             assert torch.equal(ours, theirs.detach())
@@ -254,9 +284,9 @@ def test_adam_matches_torch_bit_for_bit_with_zero_and_tiny_gradients(fused):
 
 def test_the_trainer_equals_the_loop_with_adam_written_out(monkeypatch):
     """Where PyTorch has no fused Adam kernel (before 2.4), train_many writes Adam out."""
-    from tying_utils import train
+    from tying_utils import per_model
 
-    monkeypatch.setattr(train, "_FUSED_ADAM", False)
+    monkeypatch.setattr(per_model, "_FUSED_ADAM", False)
     for config in SETTINGS[:2]:
         assert_equals_the_loop(config, [0, 3])
 
@@ -295,29 +325,30 @@ def test_the_largest_seed_and_numpy_seeds_work():
 
 
 def test_memory_message_rounds_up_so_the_need_shows_above_the_limit(monkeypatch):
-    from tying_utils import train
+    from tying_utils import many_seeds
 
-    monkeypatch.setattr(train, "estimated_bytes", lambda *args: LIMITS["bytes"] + 1)
+    monkeypatch.setattr(many_seeds, "estimated_bytes", lambda *args: LIMITS["bytes"] + 1)
     with pytest.raises(ValueError, match="about 4.1 GB, over the 4.0 GB limit"):
         train_many(RunConfig(steps=2), 2)
 
 
 def test_without_a_usable_fused_kernel_adam_is_written_out(monkeypatch):
-    """No `torch._fused_adam_`, or one that refuses the CPU or these arguments: the written-out
-    update, with the same numbers."""
-    from tying_utils import train
+    """A PyTorch whose `torch.optim.Adam(fused=True)` fails on the CPU (no fused kernel, or one that
+    refuses these arguments; simulated by removing or replacing the kernel that it calls): the
+    written-out update, with the same numbers."""
+    from tying_utils import per_model
 
     def refuses(*args, **kwargs):
         raise TypeError("_fused_adam_() got an unexpected keyword argument 'maximize'")
 
     reference = train_many(RunConfig(steps=30), [0, 1], dtype=torch.float64)
     for replacement in (refuses, None):
-        monkeypatch.setattr(train, "_FUSED_ADAM", None)
+        monkeypatch.setattr(per_model, "_FUSED_ADAM", None)
         if replacement is None:
             monkeypatch.delattr(torch, "_fused_adam_")
         else:
             monkeypatch.setattr(torch, "_fused_adam_", replacement)
-        assert train._has_fused_adam() is False
+        assert per_model.has_fused_adam() is False
         run = train_many(RunConfig(steps=30), [0, 1], dtype=torch.float64)
         for variant in ("tied", "untied"):
             np.testing.assert_allclose(run.losses[variant], reference.losses[variant],

@@ -116,7 +116,9 @@ class AuditReport:
         return (f"<div><p><b>audit of {html.escape(self.subject)}</b>: "
                 f"{html.escape(self.summary())}</p>{table}</div>")
 
-    def _add(self, kind: str, names, message: str) -> None:
+    def add(self, kind: str, names, message: str) -> None:
+        """Record `message` about the parameters `names`: under `findings` when `kind` is one of
+        `FINDING_KINDS` (probably a bug), otherwise under `info` (a fact worth knowing)."""
         target = self.findings if kind in FINDING_KINDS else self.info
         target.append(Finding(kind, tuple(names), message))
 
@@ -155,24 +157,24 @@ def _check_sharing(report: AuditReport, groups: list[SharedGroup], params: dict)
         names = ", ".join(group.names)
         meaning = group.meaning.rstrip(".")
         if group.kind == TIE:
-            report._add("tie", group.names, f"{names} are one Parameter: the optimizer steps it "
-                        f"once and its gradient is the sum of every use.")
+            report.add("tie", group.names, f"{names} are one Parameter: the optimizer steps it "
+                       f"once and its gradient is the sum of every use.")
             if not params[group.names[0]].requires_grad:
-                report._add("shared_requires_grad", group.names,
-                            f"{names} are frozen together: requires_grad belongs to their one "
-                            f"Parameter, so freezing any of these names froze all of them; "
-                            f"untie() first to train one of them alone.")
+                report.add("shared_requires_grad", group.names,
+                           f"{names} are frozen together: requires_grad belongs to their one "
+                           f"Parameter, so freezing any of these names froze all of them; "
+                           f"untie() first to train one of them alone.")
         elif group.kind == ALIAS:
-            report._add("alias", group.names, f"{_by_parameter(group, params)} are "
-                        f"{group.parameters} {meaning}.")
+            report.add("alias", group.names, f"{_by_parameter(group, params)} are "
+                       f"{group.parameters} {meaning}.")
             for tie in _ties_within(group, params):
-                report._add("tie", tie, f"{', '.join(tie)} are one Parameter (within that "
-                            f"alias): the optimizer steps it once and its gradient is the sum "
-                            f"of every use.")
+                report.add("tie", tie, f"{', '.join(tie)} are one Parameter (within that "
+                           f"alias): the optimizer steps it once and its gradient is the sum "
+                           f"of every use.")
         elif group.kind == VIEW:
-            report._add("view", group.names,
-                        f"{names} are {group.parameters} {meaning}; make them one Parameter "
-                        f"(for a transpose, through a parametrization, as in notebook 02 §9).")
+            report.add("view", group.names,
+                       f"{names} are {group.parameters} {meaning}; make them one Parameter "
+                       f"(for a transpose, through a parametrization, as in notebook 02 §9).")
 
 
 def _parameter_names(group: SharedGroup, params: dict) -> list[tuple[str, ...]]:
@@ -211,16 +213,16 @@ def _check_declared_tie(report: AuditReport, model: nn.Module) -> None:
     if any(pair <= set(finding.names) for finding in report.findings):
         return  # already reported as an alias, a view or a lost tie
     if declared and not holds_tied:
-        report._add("config_mismatch", ("embedding.weight", "head.weight"),
-                    f"{type(model).__name__} says tied=True but embedding.weight and head.weight "
-                    f"are separate Parameters (a move to or from meta, to_empty(), a resize or a "
-                    f"load with assign=True gives each name its own): tie them again with "
-                    f"tying_utils.tie(model.embedding, model.head).")
+        report.add("config_mismatch", ("embedding.weight", "head.weight"),
+                   f"{type(model).__name__} says tied=True but embedding.weight and head.weight "
+                   f"are separate Parameters (a move to or from meta, to_empty(), a resize or a "
+                   f"load with assign=True gives each name its own): tie them again with "
+                   f"tying_utils.tie(model.embedding, model.head).")
     elif holds_tied and not declared:
-        report._add("config_mismatch", ("embedding.weight", "head.weight"),
-                    f"{type(model).__name__} says tied=False but embedding.weight and "
-                    f"head.weight are one Parameter: untie them, or build the model with "
-                    f"tied=True.")
+        report.add("config_mismatch", ("embedding.weight", "head.weight"),
+                   f"{type(model).__name__} says tied=False but embedding.weight and "
+                   f"head.weight are one Parameter: untie them, or build the model with "
+                   f"tied=True.")
 
 
 def _check_optimizer(report: AuditReport, model: nn.Module, optimizer, params: dict,
@@ -241,34 +243,34 @@ def _check_optimizer(report: AuditReport, model: nn.Module, optimizer, params: d
             where = ("one param group" if len(set(indexes)) == 1
                      else f"param groups {', '.join(map(str, sorted(set(indexes))))}")
             times = "twice" if len(indexes) == 2 else f"{len(indexes)} times"
-            report._add("optimizer_duplicate", names_of[key],
-                        f"the optimizer holds {', '.join(names_of[key])} {times} (in {where}), "
-                        f"so each step() updates it {times}; build "
-                        f"it from model.parameters(), which lists a tied Parameter once.")
+            report.add("optimizer_duplicate", names_of[key],
+                       f"the optimizer holds {', '.join(names_of[key])} {times} (in {where}), "
+                       f"so each step() updates it {times}; build "
+                       f"it from model.parameters(), which lists a tied Parameter once.")
     stale = [key for key in held if key not in names_of]
     if stale:
         shapes = ", ".join(_shape(tensors[key]) for key in stale[:4])
-        report._add("optimizer_stale", (),
-                    f"the optimizer holds {len(stale)} tensor{'s' * (len(stale) > 1)} ({shapes}) "
-                    f"that are not Parameters of this model, left over from before untie(), "
-                    f"tie(), a resize or load_state_dict(..., assign=True) replaced them; build "
-                    f"the optimizer again.")
+        report.add("optimizer_stale", (),
+                   f"the optimizer holds {len(stale)} tensor{'s' * (len(stale) > 1)} ({shapes}) "
+                   f"that are not Parameters of this model, left over from before untie(), "
+                   f"tie(), a resize or load_state_dict(..., assign=True) replaced them; build "
+                   f"the optimizer again.")
 
     for group in groups:
         objects = list({id(params[name]): params[name] for name in group.names}.values())
         in_optimizer = [p for p in objects if id(p) in held]
         names = ", ".join(group.names)
         if group.kind == TIE and objects[0].requires_grad and not in_optimizer:
-            report._add("optimizer_missing", group.names,
-                        f"the tied Parameter {names} is in no param group, so it receives "
-                        f"gradients but never moves; add it to one group (once).")
+            report.add("optimizer_missing", group.names,
+                       f"the tied Parameter {names} is in no param group, so it receives "
+                       f"gradients but never moves; add it to one group (once).")
         elif group.kind in (ALIAS, VIEW) and len(in_optimizer) > 1:
-            report._add("alias_in_optimizer", group.names,
-                        f"the optimizer holds {len(in_optimizer)} separate Parameters over the "
-                        f"memory of {names} and steps that memory "
-                        f"{'twice' if len(in_optimizer) == 2 else f'{len(in_optimizer)} times'} "
-                        f"per step(), each with the gradient of one name only; tie them so it "
-                        f"holds one.")
+            report.add("alias_in_optimizer", group.names,
+                       f"the optimizer holds {len(in_optimizer)} separate Parameters over the "
+                       f"memory of {names} and steps that memory "
+                       f"{'twice' if len(in_optimizer) == 2 else f'{len(in_optimizer)} times'} "
+                       f"per step(), each with the gradient of one name only; tie them so it "
+                       f"holds one.")
     _check_weight_decay(report, model, optimizer, params, groups, held)
 
 
@@ -292,21 +294,21 @@ def _check_weight_decay(report, model, optimizer, params, groups, held) -> None:
                   and decay_of(params[name]) is not None}
         decays = set(others.values())
         if len(decays) == 1 and decays != {decay_of(tied)}:
-            report._add("decay_mismatch", group.names + tuple(others),
-                        f"the tied matrix {', '.join(group.names)} has weight_decay "
-                        f"{decay_of(tied):g} while the other embeddings ({', '.join(others)}) "
-                        f"have {decays.pop():g}: a rule for Linear weights or for embeddings "
-                        f"decided it; choose its decay deliberately, as one matrix serving both.")
+            report.add("decay_mismatch", group.names + tuple(others),
+                       f"the tied matrix {', '.join(group.names)} has weight_decay "
+                       f"{decay_of(tied):g} while the other embeddings ({', '.join(others)}) "
+                       f"have {decays.pop():g}: a rule for Linear weights or for embeddings "
+                       f"decided it; choose its decay deliberately, as one matrix serving both.")
 
 
 def _check_meta(report: AuditReport, params: dict) -> None:
     on_meta = [name for name, param in params.items() if param.is_meta]
     if on_meta:
-        report._add("meta_device", on_meta,
-                    f"{len(on_meta)} parameter names are on the meta device (shapes without "
-                    f"values): they cannot be trained or saved, and there only identity shows a "
-                    f"tie; after to_empty() or load_state_dict(..., assign=True), which give each "
-                    f"name its own Parameter, tie again and run audit once more.")
+        report.add("meta_device", on_meta,
+                   f"{len(on_meta)} parameter names are on the meta device (shapes without "
+                   f"values): they cannot be trained or saved, and there only identity shows a "
+                   f"tie; after to_empty() or load_state_dict(..., assign=True), which give each "
+                   f"name its own Parameter, tie again and run audit once more.")
 
 
 def _check_safetensors(report: AuditReport, model: nn.Module) -> None:
@@ -316,10 +318,10 @@ def _check_safetensors(report: AuditReport, model: nn.Module) -> None:
     if any(tensor.is_meta for tensor in state.values()):
         return
     for names in shared_tensor_groups(state):
-        report._add("safetensors_shared", names,
-                    f"safetensors.torch.save_file(model.state_dict()) would refuse "
-                    f"{', '.join(names)} (they share memory): use safetensors.torch.save_model, "
-                    f"which stores one copy, or drop the duplicate key and tie again at load.")
+        report.add("safetensors_shared", names,
+                   f"safetensors.torch.save_file(model.state_dict()) would refuse "
+                   f"{', '.join(names)} (they share memory): use safetensors.torch.save_model, "
+                   f"which stores one copy, or drop the duplicate key and tie again at load.")
 
 
 def _shape(tensor: torch.Tensor) -> str:

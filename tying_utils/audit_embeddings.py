@@ -2,7 +2,7 @@
 `tie_word_embeddings` against what the model holds, seen through peft's wrappers.
 
 Introduced in notebook 07 (tie_lifecycle), as part of `audit` (`audit.py`); `tie_word_embeddings`
-also serves `audit_checkpoint`. A finding is added to the report with `report._add(kind, names,
+also serves `audit_checkpoint`. A finding is added to the report with `report.add(kind, names,
 message)`; the kinds are declared in `audit.py`.
 """
 
@@ -103,11 +103,11 @@ def check_embedding_heads(report, model: nn.Module, params: dict,
         if any({embedding, head} <= names for names in sharing) or a.is_meta or b.is_meta:
             continue
         if a.shape == b.shape and torch.equal(a.detach(), b.detach()):
-            report._add("lost_tie", (embedding, head),
-                        f"{embedding} and {head} hold equal values in separate memory, the mark "
-                        f"of a tie lost by copying (a clone, untie(), load_state_dict(..., "
-                        f"assign=True) from copies); they will now train apart: tie them again "
-                        f"if the model should be tied.")
+            report.add("lost_tie", (embedding, head),
+                       f"{embedding} and {head} hold equal values in separate memory, the mark "
+                       f"of a tie lost by copying (a clone, untie(), load_state_dict(..., "
+                       f"assign=True) from copies); they will now train apart: tie them again "
+                       f"if the model should be tied.")
 
 
 def tie_word_embeddings(config) -> bool | None:
@@ -131,32 +131,32 @@ def check_config(report, model: nn.Module) -> None:
                  for (name, _), module in zip(found, modules))
     weights = [weight for _, weight in found]
     holds_tied = weights[0] is not None and weights[0] is weights[1]
-    report._add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
-                f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
+    report.add("config", pair, f"config.tie_word_embeddings is {says_tied}, and "
+               f"{' and '.join(pair)} {'are' if holds_tied else 'are not'} one Parameter.")
     if not says_tied and not holds_tied and _built_tied(model):
         says_tied = True  # a sub-config (an encoder-decoder's decoder) asks for the tie
     if says_tied and not holds_tied and not _class_ties(model, weights):
         shapes = ("" if weights[0] is None or weights[1] is None
                   or weights[0].shape == weights[1].shape
                   else f" (shapes {_shape(weights[0])} and {_shape(weights[1])})")
-        report._add("config_untieable", pair,
-                    f"config.tie_word_embeddings is True, but {type(model).__name__} does not tie "
-                    f"{pair[0]} and {pair[1]}{shapes}: the flag has no effect on this "
-                    f"architecture, and tie_weights() would change nothing.")
+        report.add("config_untieable", pair,
+                   f"config.tie_word_embeddings is True, but {type(model).__name__} does not tie "
+                   f"{pair[0]} and {pair[1]}{shapes}: the flag has no effect on this "
+                   f"architecture, and tie_weights() would change nothing.")
     elif says_tied and not holds_tied:
-        report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are not "
-                    f"one Parameter: the model trains and saves two matrices while its config "
-                    f"promises one; if the head is meant to be the embedding, call "
-                    f"model.tie_weights() before training, but if it was changed on purpose (a "
-                    f"head trained apart, e.g. LoRA modules_to_save, or a quantized copy), set "
-                    f"tie_word_embeddings=False instead: tie_weights() would discard it.")
+        report.add("config_mismatch", pair,
+                   f"config.tie_word_embeddings is True but {pair[0]} and {pair[1]} are not "
+                   f"one Parameter: the model trains and saves two matrices while its config "
+                   f"promises one; if the head is meant to be the embedding, call "
+                   f"model.tie_weights() before training, but if it was changed on purpose (a "
+                   f"head trained apart, e.g. LoRA modules_to_save, or a quantized copy), set "
+                   f"tie_word_embeddings=False instead: tie_weights() would discard it.")
     elif holds_tied and not says_tied and not _built_tied(model):
-        report._add("config_mismatch", pair,
-                    f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
-                    f"Parameter: save_pretrained stores it once, and from_pretrained, following "
-                    f"the config, then starts {pair[1]} from random values; set "
-                    f"tie_word_embeddings=True, or untie them.")
+        report.add("config_mismatch", pair,
+                   f"config.tie_word_embeddings is False but {pair[0]} and {pair[1]} are one "
+                   f"Parameter: save_pretrained stores it once, and from_pretrained, following "
+                   f"the config, then starts {pair[1]} from random values; set "
+                   f"tie_word_embeddings=True, or untie them.")
 
 
 def _class_ties(model: nn.Module, weights: list) -> bool:
@@ -218,10 +218,10 @@ def check_adapters_on_ties(report, model: nn.Module, params: dict) -> None:
                    if not any(name.startswith(f"{other}.") for other in adapted)]
         inside = [name for name in names if name not in outside]
         if outside and inside:
-            report._add("adapter_on_tie", (inside[0], *outside),
-                        f"{path} ({_kind(module)}) adapts {inside[0]}, which is one Parameter "
-                        f"with {', '.join(outside)}: merge_and_unload() adds the adapter's "
-                        f"update to that one matrix, so {', '.join(outside)} changes too; keep "
-                        f"the adapter unmerged, adapt both (peft 0.21's "
-                        f"LoraConfig(ensure_weight_tying=True) does), or untie the layer first if "
-                        f"it is meant to change alone.")
+            report.add("adapter_on_tie", (inside[0], *outside),
+                       f"{path} ({_kind(module)}) adapts {inside[0]}, which is one Parameter "
+                       f"with {', '.join(outside)}: merge_and_unload() adds the adapter's "
+                       f"update to that one matrix, so {', '.join(outside)} changes too; keep "
+                       f"the adapter unmerged, adapt both (peft 0.21's "
+                       f"LoraConfig(ensure_weight_tying=True) does), or untie the layer first if "
+                       f"it is meant to change alone.")

@@ -46,12 +46,12 @@ def audit_checkpoint(path) -> AuditReport:
                          f"{len(checkpoint.shapes)} tensors)")
     for names in checkpoint.shared:
         report.ties.append(tuple(names))
-        report._add("stored_once", names,
-                    f"{', '.join(names)} are stored once and share it: torch.load gives them "
-                    f"back over one memory, as a tie needs.")
+        report.add("stored_once", names,
+                   f"{', '.join(names)} are stored once and share it: torch.load gives them "
+                   f"back over one memory, as a tie needs.")
     says_tied = None if checkpoint.config is None else tie_word_embeddings(checkpoint.config)
     if checkpoint.config is not None:
-        report._add("config", (), "config.json " + (
+        report.add("config", (), "config.json " + (
             "does not set tie_word_embeddings" if says_tied is None
             else f"says tie_word_embeddings={str(says_tied).lower()}") + ".")
 
@@ -67,10 +67,10 @@ def audit_checkpoint(path) -> AuditReport:
         _judge_by_structure(report, renamed, structure, says_tied)
         if moved:
             listed = ", ".join(f"{key} as {name}" for name, key in list(moved.items())[:3])
-            report._add("renamed", tuple(moved.values()),
-                        f"from_pretrained loads {len(moved)} of the file's keys under other "
-                        f"names ({listed}{', ...' if len(moved) > 3 else ''}), and they are "
-                        f"judged under those names.")
+            report.add("renamed", tuple(moved.values()),
+                       f"from_pretrained loads {len(moved)} of the file's keys under other "
+                       f"names ({listed}{', ...' if len(moved) > 3 else ''}), and they are "
+                       f"judged under those names.")
         report.subject = report.subject[:-1] + f"; judged by the structure of " \
             f"{structure.class_name}, built on the meta device from config.json)"
     else:
@@ -80,12 +80,12 @@ def audit_checkpoint(path) -> AuditReport:
             if pair in report.ties:
                 continue  # the values already showed this tie
             report.ties.append(pair)
-            report._add("tied_at_load", (absent, stored),
-                        f"{absent} is not stored: the file's own metadata names {stored} as its "
-                        f"storage (as safetensors' save_model writes it), so a loader that ties "
-                        f"them, such as load_model, puts it back.")
-        report._add("judged_by", (), f"judged by shapes, storage and values, not by an "
-                    f"architecture ({why_not}).")
+            report.add("tied_at_load", (absent, stored),
+                       f"{absent} is not stored: the file's own metadata names {stored} as its "
+                       f"storage (as safetensors' save_model writes it), so a loader that ties "
+                       f"them, such as load_model, puts it back.")
+        report.add("judged_by", (), f"judged by shapes, storage and values, not by an "
+                   f"architecture ({why_not}).")
     return report
 
 
@@ -124,10 +124,10 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
             continue  # a matrix the file lacks entirely is not a question of ties
         absent = [name for name in group if name not in shapes]
         if absent:
-            report._add("tied_at_load", absent + stored[:1],
-                        f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not stored, "
-                        f"to be tied to {stored[0]} at load ({cls} built from this config holds "
-                        f"them as one Parameter).")
+            report.add("tied_at_load", absent + stored[:1],
+                       f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not stored, "
+                       f"to be tied to {stored[0]} at load ({cls} built from this config holds "
+                       f"them as one Parameter).")
         if _check_stored_copies(report, checkpoint, stored, cls):
             report.ties.append(tuple(sorted(group)))
 
@@ -142,10 +142,10 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
         shape_note = (f" (shapes {_dims(structure.shapes[embedding])} and "
                       f"{_dims(structure.shapes[head])})"
                       if structure.shapes[embedding] != structure.shapes[head] else "")
-        report._add("config_untieable", (embedding, head),
-                    f"config.json says tie_word_embeddings=true, but {cls} does not tie "
-                    f"{embedding} and {head}{shape_note}: the flag has no effect on this "
-                    f"architecture, so both must be stored.")
+        report.add("config_untieable", (embedding, head),
+                   f"config.json says tie_word_embeddings=true, but {cls} does not tie "
+                   f"{embedding} and {head}{shape_note}: the flag has no effect on this "
+                   f"architecture, so both must be stored.")
     missing = [name for name in (embedding, head) if not provided(name)]
     if missing:
         tieable = not says_tied and _tieable(checkpoint.config, _folder(checkpoint))
@@ -154,9 +154,9 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
         why = ("config.json says tie_word_embeddings=false" if says_tied is False
                else f"{cls} built from this config does not tie it")
         for name in missing:
-            report._add("head_missing", (name,),
-                        f"{name} is not stored and {why}, so at load it would start from random "
-                        f"values{advice}.")
+            report.add("head_missing", (name,),
+                       f"{name} is not stored and {why}, so at load it would start from random "
+                       f"values{advice}.")
         return
     if embedding not in shapes or head not in shapes:
         return  # one of them is tied at load to another name (an encoder-decoder's decoder)
@@ -164,19 +164,19 @@ def _judge_by_structure(report: AuditReport, checkpoint: Checkpoint, structure: 
         advice = ("set tie_word_embeddings=true"
                   if _tieable(checkpoint.config, _folder(checkpoint))
                   else f"{cls} cannot tie them, so store two matrices")
-        report._add("config_mismatch", (embedding, head),
-                    f"{embedding} and {head} are stored once, shared, so the file holds a tied "
-                    f"model, but {cls} built from this config keeps them apart (from_pretrained "
-                    f"loads two copies that then train apart); {advice}.")
+        report.add("config_mismatch", (embedding, head),
+                   f"{embedding} and {head} are stored once, shared, so the file holds a tied "
+                   f"model, but {cls} built from this config keeps them apart (from_pretrained "
+                   f"loads two copies that then train apart); {advice}.")
     elif checkpoint.same_bytes(embedding, head):
-        report._add("lost_tie", (embedding, head),
-                    f"{embedding} and {head} are stored separately with equal values, the mark "
-                    f"of a tie lost by copying; store one and tie at load (or keep both if the "
-                    f"model is meant to train them apart).")
+        report.add("lost_tie", (embedding, head),
+                   f"{embedding} and {head} are stored separately with equal values, the mark "
+                   f"of a tie lost by copying; store one and tie at load (or keep both if the "
+                   f"model is meant to train them apart).")
     else:
-        report._add("config", (embedding, head),
-                    f"{embedding} and {head} are stored as two different matrices, as {cls} "
-                    f"built from this config expects.")
+        report.add("config", (embedding, head),
+                   f"{embedding} and {head} are stored as two different matrices, as {cls} "
+                   f"built from this config expects.")
 
 
 def _check_stored_copies(report: AuditReport, checkpoint: Checkpoint, stored: list[str],
@@ -189,17 +189,17 @@ def _check_stored_copies(report: AuditReport, checkpoint: Checkpoint, stored: li
             continue
         keeps_tie = False
         if checkpoint.same_bytes(first, other):
-            report._add("lost_tie", (first, other),
-                        f"{first} and {other} are stored separately with equal values, the mark "
-                        f"of a tie lost by copying before saving; from_pretrained ties them "
-                        f"again ({cls} holds them as one Parameter), but store one.")
+            report.add("lost_tie", (first, other),
+                       f"{first} and {other} are stored separately with equal values, the mark "
+                       f"of a tie lost by copying before saving; from_pretrained ties them "
+                       f"again ({cls} holds them as one Parameter), but store one.")
         else:
-            report._add("config_mismatch", (first, other),
-                        f"{cls} built from this config holds {first} and {other} as one "
-                        f"Parameter, but the file stores them as two different matrices, so "
-                        f"config and weights disagree (transformers 5.24 loads both, untied, "
-                        f"with a warning); set tie_word_embeddings=false if the model was "
-                        f"trained untied.")
+            report.add("config_mismatch", (first, other),
+                       f"{cls} built from this config holds {first} and {other} as one "
+                       f"Parameter, but the file stores them as two different matrices, so "
+                       f"config and weights disagree (transformers 5.24 loads both, untied, "
+                       f"with a warning); set tie_word_embeddings=false if the model was "
+                       f"trained untied.")
     return keeps_tie
 
 
@@ -226,20 +226,20 @@ def _judge_by_values(report: AuditReport, checkpoint: Checkpoint,
     if says_tied is False:
         for names in checkpoint.shared:
             if any(len(shapes[name]) == 2 for name in names):
-                report._add("config_mismatch", names,
-                            f"config.json says tie_word_embeddings=false, but {', '.join(names)} "
-                            f"are stored once, shared: the file holds a tied model; set it to "
-                            f"true.")
+                report.add("config_mismatch", names,
+                           f"config.json says tie_word_embeddings=false, but {', '.join(names)} "
+                           f"are stored once, shared: the file holds a tied model; set it to "
+                           f"true.")
     matrices = [name for name, shape in shapes.items() if len(shape) == 2 and 0 not in shape]
     by_shape: dict[tuple, list[str]] = {}
     for name in matrices:
         by_shape.setdefault(shapes[name], []).append(name)
     for names in by_shape.values():
         for first, second in _equal_pairs(checkpoint, names, shared):
-            report._add("lost_tie", (first, second),
-                        f"{first} and {second} are stored separately with equal values (not all "
-                        f"one value), the mark of a tie lost by copying; store one and tie at "
-                        f"load (or keep both if the model is meant to train them apart).")
+            report.add("lost_tie", (first, second),
+                       f"{first} and {second} are stored separately with equal values (not all "
+                       f"one value), the mark of a tie lost by copying; store one and tie at "
+                       f"load (or keep both if the model is meant to train them apart).")
     _check_orphan_bias(report, checkpoint, matrices, says_tied)
 
 
@@ -277,15 +277,15 @@ def _check_orphan_bias(report: AuditReport, checkpoint: Checkpoint, matrices: li
         if len(partners) != 1:
             continue
         if says_tied is False:
-            report._add("head_missing", (bias,),
-                        f"{bias} is stored without its weight and config.json says "
-                        f"tie_word_embeddings=false, so at load that weight would start from "
-                        f"random values; set it to true if the model was tied, or save it too.")
+            report.add("head_missing", (bias,),
+                       f"{bias} is stored without its weight and config.json says "
+                       f"tie_word_embeddings=false, so at load that weight would start from "
+                       f"random values; set it to true if the model was tied, or save it too.")
             continue
         report.ties.append((partners[0], weight))
-        report._add("tied_at_load", (bias, partners[0]),
-                    f"{weight} is not stored, to be tied to {partners[0]} at load (its bias "
-                    f"{bias} is stored, and {partners[0]} is the one matrix of its shape).")
+        report.add("tied_at_load", (bias, partners[0]),
+                   f"{weight} is not stored, to be tied to {partners[0]} at load (its bias "
+                   f"{bias} is stored, and {partners[0]} is the one matrix of its shape).")
 
 
 def _dims(shape) -> str:

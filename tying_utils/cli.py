@@ -245,8 +245,14 @@ def _add_compare(commands) -> None:
     p.add_argument("--task", choices=TASKS, default="identity")
     p.add_argument("--loss", choices=LOSSES, default="mse",
                    help="mse on the softmax (the blog) or ce, cross-entropy")
-    p.add_argument("--init", choices=INITS, default="seed",
-                   help="seed: each module's own init (the blog); matched: untied E starts as W")
+    p.add_argument("--untied-start", choices=INITS, default="default",
+                   help="how the untied model's embedding starts: default, its own "
+                   "initialisation (the blog's); matched, a copy of the head (called --init, "
+                   "with seed for default, before; both still work)")
+    from .options import INIT_ALIASES  # the old spellings: --init, and its value seed
+
+    p.add_argument("--init", dest="untied_start", choices=(*INITS, *INIT_ALIASES),
+                   help=argparse.SUPPRESS)
     def option(name, kind, default, text):
         p.add_argument(name, type=kind, default=default,
                        help=f"{text} ({kind.range}; default %(default)s)")
@@ -272,8 +278,8 @@ def _run_compare(args) -> int:
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise UsageError(f"--plot must name a .png file, got {str(args.plot)!r}.")
     try:
-        config = RunConfig(task=args.task, loss=args.loss, init=args.init, vocab=args.vocab,
-                           dim=args.dim, steps=args.steps, lr=args.lr)
+        config = RunConfig(task=args.task, loss=args.loss, init=args.untied_start,
+                           vocab=args.vocab, dim=args.dim, steps=args.steps, lr=args.lr)
     except ValueError as error:
         raise UsageError(str(error)) from None
     uniform = uniform_guess_loss(config.loss, config.vocab)

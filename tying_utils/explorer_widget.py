@@ -42,7 +42,7 @@ __all__ = ["explorer", "Explorer", "DEFAULTS", "EXPLORER_LIMITS", "MAX_WORK", "M
 
 # The blog's setting; 100 seeds train in a fraction of a second on one CPU thread.
 DEFAULTS = {
-    "task": "identity", "loss": "mse", "init": "seed",
+    "task": "identity", "loss": "mse", "init": "default",
     "vocab": 10, "dim": 3, "lr": 1e-3, "steps": 2000, "seeds": 100,
 }
 

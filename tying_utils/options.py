@@ -18,7 +18,8 @@ from types import SimpleNamespace
 # The toy experiment (notebooks 03-04, the `compare` command): tasks.py and train.py.
 TASKS = ("identity", "shift", "permutation", "cycle", "path")
 LOSSES = ("mse", "ce")
-INITS = ("seed", "matched")
+INITS = ("default", "matched")  # how the untied embedding starts: its own init, or the head
+INIT_ALIASES = {"seed": "default"}  # the name "default" had before (still accepted)
 # What a run may ask for. The limits keep one run within a few GB and a few minutes on a laptop.
 TOY_RANGES = {"vocab": (2, 5000), "dim": (1, 512), "steps": (1, 100_000), "seeds": (1, 20_000)}
 TOY_MEMORY_LIMIT = 4_000_000_000  # bytes
