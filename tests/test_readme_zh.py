@@ -84,7 +84,7 @@ def test_one_term_for_weight_tying():
 
 
 def test_compare_results_were_made_by_the_printed_commands():
-    """compare --seeds 1000 [--init matched] with every other option at its default."""
+    """compare --seeds 1000 [--untied-start matched] with every other option at its default."""
     from tying_utils.train import RunConfig
 
     defaults = RunConfig()
@@ -95,7 +95,7 @@ def test_compare_results_were_made_by_the_printed_commands():
             assert config[field] == getattr(defaults, field), f"{path.name}: {field}"
         command = sync_notebooks.COMPARE_COMMANDS[init]
         assert "--seeds 1000" in command and f"--json docs/results/{path.name}" in command
-        assert ("--init matched" in command) == (init == "matched")
+        assert ("--untied-start matched" in command) == (init == "matched")
 
 
 def test_lm_results_were_made_by_the_printed_command():

@@ -48,7 +48,7 @@ LM_RESULTS = RESULTS / "lm.json"
 COMPARE_COMMANDS = {
     "seed": "python -m tying_utils compare --seeds 1000 --json docs/results/compare_seed.json "
             "--plot docs/headline.png",
-    "matched": "python -m tying_utils compare --seeds 1000 --init matched "
+    "matched": "python -m tying_utils compare --seeds 1000 --untied-start matched "
                "--json docs/results/compare_matched.json",
 }
 LM_COMMAND = "python -m tying_utils lm --threads 1 --json docs/results/lm.json"

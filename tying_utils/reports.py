@@ -188,8 +188,8 @@ WORDS = {
     "en": {
         "compare_header": "| start | tied reaches loss {threshold} first | same step "
                           "| untied first | median steps, tied | median steps, untied |",
-        "compare_start": {"seed": "the blog's (`--init seed`)",
-                          "matched": "matched (`--init matched`)"},
+        "compare_start": {"seed": "the blog's (`--untied-start default`)",
+                          "matched": "matched (`--untied-start matched`)"},
         "fraction": "{value} of seeds (95% CI {low}–{high})",
         "compare_note": "{seeds} paired seeds per row; medians with 95% bootstrap intervals. From "
                         "`docs/results/compare_seed.json` and `docs/results/compare_matched.json`, "
@@ -239,8 +239,8 @@ WORDS = {
     "zh": {
         "compare_header": "| 起点 | 绑定模型先降到损失 {threshold} | 同一步 | 不绑定模型先降到 "
                           "| 中位步数（绑定） | 中位步数（不绑定） |",
-        "compare_start": {"seed": "博客的初始化（`--init seed`）",
-                          "matched": "匹配的初始化（`--init matched`）"},
+        "compare_start": {"seed": "博客的初始化（`--untied-start default`）",
+                          "matched": "匹配的初始化（`--untied-start matched`）"},
         "fraction": "{value} 的随机种子（95% 置信区间 {low}–{high}）",
         "compare_note": "每行 {seeds} 个成对的随机种子；中位数后方括号内为 95% 自助法置信区间。"
                         "数据来自 `docs/results/compare_seed.json` 与 "

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import check_in_range
 from .models import EmbedHead
-from .options import INIT_ALIASES, INITS, LIMITS, LOSSES
+from .options import INIT_ALIASES, INITS, LIMITS, LOSSES, TOY_RANGES
 from .tasks import TASKS, make_batch
 
 __all__ = ["RunConfig", "PairRun", "ManyRun", "VARIANTS", "LIMITS", "build_model",
@@ -55,7 +56,7 @@ class RunConfig:
                     f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(allowed)}."
                 )
         for name in ("vocab", "dim", "steps"):
-            _check_count(name, getattr(self, name), low=2 if name == "vocab" else 1)
+            check_in_range(name, getattr(self, name), TOY_RANGES[name])
         lr = self.lr
         if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr <= 10:
             raise ValueError(f"lr must be a number in (0, 10], got {lr!r}.")
@@ -166,9 +167,3 @@ def seed_list(seeds: int | Sequence[int]) -> list[int]:
         raise ValueError(f"each seed may appear once, but {', '.join(map(str, repeated))} "
                          "appears more than once.")
     return checked
-
-
-def _check_count(name: str, value, low: int) -> None:
-    high = LIMITS[name]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}.")

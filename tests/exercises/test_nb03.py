@@ -124,7 +124,7 @@ def pair(seed=7, config=PAIR, untied_config=None):
 
 
 def test_paired_models_right(capsys):
-    assert_right(capsys, check_paired_models, *pair(), phrase="N(0, 1) draw (init='seed')")
+    assert_right(capsys, check_paired_models, *pair(), phrase="N(0, 1) draw (init='default')")
     matched = RunConfig(vocab=50, dim=8, init="matched")
     assert_right(capsys, check_paired_models, *pair(untied_config=matched),
                  phrase="a copy of the head (init='matched')")

@@ -110,8 +110,8 @@ def test_matched_config_right(config, capsys):
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (RunConfig(), "With init='seed'"),  # the blog's setting, two differences
-    (RunConfig(loss="ce"), "With init='seed'"),
+    (RunConfig(), "With init='default'"),  # the blog's setting, two differences
+    (RunConfig(loss="ce"), "With init='default'"),
     (RunConfig(data_seed=0), "already train on the same data"),  # the misconception: the data
     ("matched", "Right idea; now answer with a whole RunConfig"),
     ({"init": "matched"}, "you gave a dict"),

@@ -92,7 +92,7 @@ def test_section_3_matched_start_reaches_the_threshold_at_the_same_step_in_a_few
 
 @pytest.mark.parametrize("loss", ["mse", "ce"])
 def test_claim_1_the_lead_comes_from_the_start(ablation, loss):
-    seed_start = ablation[RunConfig(task="identity", loss=loss, init="seed")][1]
+    seed_start = ablation[RunConfig(task="identity", loss=loss, init="default")][1]
     matched_start = ablation[RunConfig(task="identity", loss=loss, init="matched")][1]
     assert seed_start.fraction_tied_faster > matched_start.fraction_tied_faster
     assert matched_start.ci95[1] < 0.5, "with a matched start, tied is first in fewer than half"

@@ -217,7 +217,7 @@ def check_paired_models(untied, tied) -> bool:
         return _verdict(False, "", f"The heads are seed {PAIR_SEED}'s, but the untied model's "
                         f"embedding is not: build it with {build}.")
     start = ("a copy of the head (init='matched')" if matched
-             else "nn.Embedding's N(0, 1) draw (init='seed')")
+             else "nn.Embedding's N(0, 1) draw (init='default')")
     return _verdict(True, f"A fair pair of seed {PAIR_SEED}: the same head weight and bias, one "
                     "Parameter shared by the tied model's embedding and head, and the untied "
                     f"model's embedding starting from {start}.", "")

@@ -102,7 +102,7 @@ def check_matched_config(config) -> bool:
         return _verdict(False, "", "Both models of a seed already train on the same data (the "
                         "comparison is paired), so fixing data_seed changes nothing between "
                         "them. What else differs between the two models at step 0?")
-    return _verdict(False, "", "With init='seed' the untied embedding keeps nn.Embedding's "
+    return _verdict(False, "", "With init='default' the untied embedding keeps nn.Embedding's "
                     "N(0, 1) start, so the two models differ in two ways. Which init makes the "
                     "untied E start equal to W?")
 
