@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["compare", "lm", "sweep", "audit", "info"]
+COMMANDS = ["compare", "lm", "sweep", "audit", "info", "ranks"]
 
 
 @pytest.mark.parametrize("args", [["--help"], *[[c, "--help"] for c in COMMANDS]],
