@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["compare", "lm", "sweep", "audit", "info"]
+COMMANDS = ["compare", "lm", "sweep", "audit", "info", "ranks"]
 
 
 @pytest.mark.parametrize("args", [["--help"], *[[c, "--help"] for c in COMMANDS]],
@@ -39,3 +39,31 @@ def test_the_cheap_option_lists_match_the_modules_that_implement_them():
     for arch in options.ARCHS:
         config = LMConfig(arch=arch)
         assert all(getattr(config, k) == v for k, v in vars(options.lm_defaults(arch)).items())
+
+
+def test_no_library_module_imports_the_command_line():
+    """Data flows one way, library → command line: only `__main__.py` imports the cli package,
+    and the cli package's command modules each offer `add_parser` and `run`."""
+    import ast
+    from pathlib import Path
+
+    import tying_utils.cli as cli
+
+    package = Path(cli.__file__).parents[1]
+    importers = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "cli" or path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):  # `from .cli import x`, `from . import cli`
+                base = "." * node.level + (node.module or "")
+                names = [base, *(f"{base}{'.' if node.module else ''}{alias.name}"
+                                 for alias in node.names)]
+            else:
+                continue
+            if any(re.fullmatch(r"(tying_utils|\.\.?)\.?cli(\..*)?", name) for name in names):
+                importers.append(path.relative_to(package).as_posix())
+    assert not importers, f"library modules import the command line: {importers}"
+    assert all(callable(command.add_parser) and callable(command.run) for command in cli.COMMANDS)

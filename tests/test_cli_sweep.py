@@ -13,14 +13,10 @@ from types import SimpleNamespace
 import pytest
 
 from tying_utils import runtime
-from tying_utils.cli import (
-    LM_MEMORY_LIMIT,
-    lm_memory_parts,
-    main,
-    sweep_arguments,
-    sweep_command,
-    sweep_config,
-)
+from tying_utils.cli import main
+from tying_utils.cli.lm import lm_memory_parts
+from tying_utils.cli.sweep import sweep_arguments, sweep_command, sweep_config
+from tying_utils.lm_memory import LM_MEMORY_LIMIT
 from tying_utils.lm_training import LMConfig
 from tying_utils.transformer import transformer_parameter_count
 

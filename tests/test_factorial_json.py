@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tying_utils.cli import _cpu_name, sweep_arguments
+from tying_utils.cli.factorial import factorial_command, factorial_config
+from tying_utils.cli.outputs import cpu_name
+from tying_utils.cli.sweep import sweep_arguments
 from tying_utils.factorial import (
     FactorialConfig,
     RunSpec,
@@ -33,7 +35,6 @@ from tying_utils.factorial import (
     train_run,
 )
 from tying_utils.factorial_analysis import cell_differences, cells
-from tying_utils.factorial_cli import factorial_command, factorial_config
 from tying_utils.lm_training import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def test_one_run_reproduces(factorial):
     spec = RunSpec(**{f.name: recorded[f.name] for f in dataclasses.fields(RunSpec)})
     data = corpus_data(spec.corpus, spec.vocab_cap, config.max_train_tokens)
     again = train_run(data, spec, config, "cpu")
-    here = (_cpu_name(), torch.__version__, platform.python_version())
+    here = (cpu_name(), torch.__version__, platform.python_version())
     same = here == (factorial["cpu"], factorial["torch"], factorial["python"])
     for key in ("valid_ppl", "test_ppl"):
         if same:

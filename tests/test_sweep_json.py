@@ -28,7 +28,8 @@ import pytest
 import torch
 
 from tying_utils import runtime
-from tying_utils.cli import _cpu_name, sweep_arguments, sweep_command, sweep_config
+from tying_utils.cli.outputs import cpu_name
+from tying_utils.cli.sweep import sweep_arguments, sweep_command, sweep_config
 from tying_utils.corpus import load_corpus, prepare
 from tying_utils.lm_training import LMConfig, paired_interval, train_lm
 from tying_utils.transformer import size_matched_width, transformer_parameter_count
@@ -104,7 +105,7 @@ def test_one_point_reruns_to_the_recorded_numbers(sweep):
                 if k not in ("widths", "seeds", "corpus", "corpus_sha256", "vocab")}
     point = sweep["points"][0]
     config = LMConfig(**settings, emb=point["width"], hidden=point["width"])
-    same_machine = (_cpu_name() == sweep["cpu"] and torch.__version__ == sweep["torch"])
+    same_machine = (cpu_name() == sweep["cpu"] and torch.__version__ == sweep["torch"])
     runtime.set_threads(sweep["threads"])
     try:
         for tied, variant in ((True, "tied"), (False, "untied")):

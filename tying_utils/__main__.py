@@ -1,4 +1,4 @@
-"""`python -m tying_utils …` runs the command line in `cli.py`."""
+"""`python -m tying_utils …` runs the command line, `cli.main` (the cli/ package)."""
 
 import sys
 

@@ -13,13 +13,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..distributed_cases import CASES
+from .arguments import whole
+from .outputs import check_outputs, write_outputs
+
+__all__ = ["TOLERANCE", "add_parser", "verdict", "run"]
+
 TOLERANCE = 1e-6
 
 
 def add_parser(commands) -> None:
     """Add the `ranks` command to the `commands` subparsers of `cli.main`."""
-    from .cli import whole  # the command line's own option ranges (imported when it is built)
-    from .distributed_cases import CASES
     steps = whole(1, 100)
     p = commands.add_parser(
         "ranks", help="run a case of notebook 08 (a tie under torch.distributed) in 2 processes",
@@ -54,7 +58,6 @@ def verdict(result: dict) -> tuple[bool, str]:
 
 
 def run(args) -> int:
-    from .distributed_cases import CASES
     if args.case is None:
         if args.fixed or args.json is not None:
             raise ValueError("--fixed and --json need a CASE; run `ranks` alone to list them.")
@@ -63,9 +66,9 @@ def run(args) -> int:
             print(f"{name:{width}}  broken: {case.broken}")
             print(f"{'':{width}}  fixed:  {case.fixed}")
         return 0
-    from .cli import check_outputs, write_outputs
     check_outputs({"--json": args.json})
-    from .distributed import launch
+    from ..distributed import launch
+
     try:
         [result] = launch([(args.case, args.fixed)], steps=args.steps)
     except (TimeoutError, RuntimeError) as error:

@@ -1,20 +1,24 @@
-"""The `sweep --archs …` command: the factorial of notebook 06 (transformer), run, resumed,
-sharded and merged; `cli.py` hands it the parsed arguments."""
+"""`python -m tying_utils sweep --archs …`: notebook 06's (transformer) factorial from the command
+line, run, resumed, sharded and merged (factorial.py runs it, factorial_analysis.py reads it).
+
+The `sweep` command (cli/sweep.py) parses the options, a group of its own, and hands them here
+when `--archs` or `--merge` is given. It imports PyTorch (through factorial.py), so `sweep`
+imports it only when it runs.
+"""
 
 from __future__ import annotations
 
 import json
-import platform
 import shlex
 from pathlib import Path
 
-import torch
-
-from . import runtime
-from .cli import UsageError, _cpu_name, check_outputs, json_bytes, write_outputs
-from .factorial import FactorialConfig, merge_results, run_factorial
-from .factorial_analysis import factorial_table
-from .lm_training import default_device
+from .. import runtime
+from ..factorial import FactorialConfig, merge_results, run_factorial
+from ..factorial_analysis import factorial_table
+from ..lm_training import default_device
+from .arguments import check_device
+from .outputs import check_outputs, json_bytes, machine_record, write_outputs
+from .usage import UsageError
 
 __all__ = ["factorial_config", "factorial_command", "run_factorial_command"]
 
@@ -61,8 +65,7 @@ def run_factorial_command(args) -> int:
     if args.merge is not None:
         return _merge(args)
     config = factorial_config(args)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but PyTorch sees no GPU here.")
+    check_device(args.device)
     if args.json is None and args.runs_dir is None:
         raise UsageError("the factorial needs --json (its results) or --runs-dir (its runs).")
     check_outputs({"--json": args.json})
@@ -77,8 +80,7 @@ def run_factorial_command(args) -> int:
     argv = factorial_command(args)
     device = str(args.device or default_device())
     result = {"command": "python -m tying_utils " + shlex.join(argv), "argv": argv, **result,
-              "device": device, "cpu": _cpu_name(), "torch": torch.__version__,
-              "python": platform.python_version()}
+              **machine_record(device)}
     if args.shard == (1, 1):
         del result["shard"]
         print(factorial_table(result))
