@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .audit import AuditReport
 from .audit_embeddings import tie_word_embeddings
+from .audit_report import AuditReport
 from .checkpoints import Checkpoint, read_checkpoint
 from .hf_structure import Structure, hf_structure
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audit import AuditReport, Finding
+from .audit_report import AuditReport, Finding
 
 __all__ = ["EXPORTED_SUFFIXES", "ExportedFileError", "StoredArray", "audit_exported",
            "duplicated_initializers", "equal_in_chunks", "gguf_arrays", "onnx_initializers"]
