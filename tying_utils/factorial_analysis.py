@@ -15,8 +15,8 @@ from itertools import product
 
 import numpy as np
 
-from .lm_training import VARIANT_LABELS, paired_interval
-from .reports import factorial_text, interval_text, rounded  # noqa: F401 (re-exported)
+from .reports import VARIANT_LABELS, factorial_text, interval_text, rounded  # noqa: F401 (re-exported)
+from .stats import paired_interval
 
 __all__ = ["DIFFERENCES", "cells", "cell_runs", "cell_differences", "effects",
            "THRESHOLD_FACTOR", "tokens_to_threshold", "convergence", "wilson_interval",

@@ -37,7 +37,11 @@ from .checks import check_choice, check_dropout, check_positive, check_wholes
 from .corpus import LMData, Vocabulary, batchify, bptt_chunks
 from .options import ARCH_DEFAULTS, ARCHS, CELL_GATES, EVAL_BATCH, LM_DEFAULTS
 from .plots import plot_sweep  # re-exported, as T_975 and paired_interval: notebooks 05 and 06
-from .reports import lm_table  # the `lm` command's table, kept importable from here
+from .reports import (  # the three variants, the keys of plots.COLORS
+    VARIANT_LABELS,
+    VARIANTS,
+    lm_table,  # the `lm` command's table, kept importable from here
+)
 from .runtime import threads_for
 from .stats import T_975, paired_interval
 from .tying import count_parameters
@@ -50,9 +54,6 @@ __all__ = [
     "sweep_sentence", "plot_sweep",
 ]
 
-VARIANTS = ("tied", "untied", "untied_size_matched")
-VARIANT_LABELS = {"tied": "tied", "untied": "untied",
-                  "untied_size_matched": "untied (size-matched)"}  # the keys of plots.COLORS
 
 
 def default_device() -> torch.device:

@@ -27,7 +27,7 @@ __all__ = ["VARIANTS", "VARIANT_LABELS", "WORDS", "steps_text", "steps_interval"
            "real_models_markdown"]
 
 # The three variants of a language-model comparison, in table order, and their printed names
-# (the same as lm_training.VARIANTS and VARIANT_LABELS, the keys of plots.COLORS).
+# (lm_training re-exports them; they are the keys of plots.COLORS).
 VARIANTS = ("tied", "untied", "untied_size_matched")
 VARIANT_LABELS = {"tied": "tied", "untied": "untied",
                   "untied_size_matched": "untied (size-matched)"}
