@@ -183,7 +183,8 @@ def _path() -> str:
 
 
 def _shift_batches() -> str:
-    pattern = r"shift, (mse|ce), seed\s*: every token of the batch right at step 2000: tied (\d+)%"
+    pattern = (r"shift, (mse|ce), default\s*: every token of the batch right at step 2000: "
+               r"tied (\d+)%")
     right = {m.group(1): int(m.group(2)) for m in _all_printed("04", pattern)}
     low, high = sorted(100 - v for v in right.values())
     return (f"{right['mse']}% (MSE) and {right['ce']}% (cross-entropy) of tied seeds get their "

@@ -116,5 +116,7 @@ def test_one_point_reruns_to_the_recorded_numbers(sweep):
                 assert run.test_ppl == point["test_ppl"][variant][0], variant
             else:
                 assert math.isclose(run.valid_ppl[-1], recorded, rel_tol=ELSEWHERE_TOLERANCE)
+                assert math.isclose(run.test_ppl, point["test_ppl"][variant][0],
+                                    rel_tol=ELSEWHERE_TOLERANCE), variant
     finally:
         runtime.set_threads(None)

@@ -1,8 +1,9 @@
 """The report that `audit`, `audit_checkpoint` and `audit_exported` fill: its `Finding`s, the
 kinds a finding or a fact can have, and how a report prints (text, or a table in a notebook).
 
-Introduced in notebook 07 (tie_lifecycle), with `audit` (audit.py); notebook 09 (export_and_deploy)
-reads exported files into the same report (exported.py). It imports nothing of the package, so
+First met in notebook 02 (parameter_sharing), which prints an `audit` report; introduced with
+`audit` (audit.py) in notebook 07 (tie_lifecycle); notebook 09 (export_and_deploy) reads
+exported files into the same report (exported.py). It imports nothing of the package, so
 every auditor can build on it.
 """
 

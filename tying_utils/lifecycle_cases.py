@@ -1,11 +1,11 @@
 """The small models and helpers that notebook 07 (tie lifecycle) builds its cases from.
 
-Every case of notebook 07 starts from one of three tiny models built offline from a config
-(GPT-2, Llama tied or untied, this course's `TransformerLM`), checks a tie the plain way
-(`one_matrix`) and with `audit` (`kinds`), and trains a few steps on an easy next-token task.
-The two context managers collect what transformers logs and what Python warns inside a block, so
-that a cell can print it in one line. `materialise` imitates how FSDP (version 1) gives memory and
-values to a model built on the meta device.
+Every case of notebook 07 starts from one of three tiny models: GPT-2 or Llama (tied or untied),
+built offline from a config, or this course's `TransformerLM`, which needs none; checks a tie the
+plain way (`one_matrix`) and with `audit` (`kinds`), and trains a few steps on an easy next-token
+task. The two context managers collect what transformers logs and what Python warns inside a block,
+so that a cell can print it in one line. `materialise` imitates how FSDP (version 1) gives memory
+and values to a model built on the meta device.
 
 The Hugging Face models need the `hf` extra (transformers), imported when first built: run
 `notebook_setup.prepare_notebook(offline=True)` before.

@@ -1,7 +1,8 @@
 """The plumbing a notebook's setup cell shares: offline Hugging Face, quiet logs, thread policy.
 
-Notebooks 07, 08 and 09 call `prepare_notebook(...)` in their setup cell, so the cell shows only
-its imports, its seed and `print(describe())`. Notebooks 01–06 need none of it.
+Notebooks 07 and 09 call `prepare_notebook(...)` in their setup cell, so the cell shows only
+its imports, its seed and `print(describe())`. Notebooks 01–06 and 08 need none of it (08 sets
+its thread policy with `apply_to_torch` alone).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), lm.py (`CELL_GATES`)
 `LM_DEFAULTS`, `EVAL_BATCH`), the explorer (`EXPLORER_RANGES`) and the command line (`TOY_RANGES`,
 `LM_RANGES`, `LM_REAL_RANGES`). Every range is plain numbers: a whole-number one is
 `(lowest, highest)`, both allowed, and `check_whole` and its family (checks.py) hold a value to it;
-a real-number one (`LM_REAL_RANGES`) also says which ends are allowed. Notebooks 03-06 meet them
+a real-number one (`LM_REAL_RANGES`) also says which ends are allowed. Notebooks 02-09 meet them
 through those modules.
 """
 

@@ -1,9 +1,10 @@
 """Arithmetic on many small models at once, the models on the last axis: matrix products and Adam.
 
-The building blocks of the many-seed trainer (`many_seeds.py`, notebook 03's "how it is fast"):
-`PerModelProduct` multiplies the small matrices of every model in the way that is fastest for
-their sizes, and `FlatAdam` updates all parameters of all models, kept in one flat tensor, with
-`torch.optim.Adam`'s numbers. `matmul_per_model` is one product, for the benchmarks and tests.
+The building blocks of the many-seed trainer (`many_seeds.py`; notebook 03's section 4, "A thousand
+seeds in one call"): `PerModelProduct` multiplies the small matrices of every model in the way that
+is fastest for their sizes, and `FlatAdam` updates all parameters of all models, kept in one flat
+tensor, with `torch.optim.Adam`'s numbers. `matmul_per_model` is one product, for the benchmarks and
+tests.
 """
 
 from __future__ import annotations

@@ -193,7 +193,9 @@ WORDS = {
         "fraction": "{value} of seeds (95% CI {low}–{high})",
         "compare_note": "{seeds} paired seeds per row; medians with 95% bootstrap intervals. From "
                         "`docs/results/compare_seed.json` and `docs/results/compare_matched.json`, "
-                        "written by `{seed}` and `{matched}`.",
+                        "written by `{seed}` and `{matched}` (the first file was written before "
+                        "`--untied-start` replaced `--init`, and records the start under its old "
+                        "name, `seed`).",
         "lm_header": "| variant | parameters | valid ppl | test ppl | train ppl |",
         "lm_variant": {"tied": "tied", "untied": "untied",
                        "untied_size_matched": "untied, size-matched (d = {emb})"},
@@ -244,7 +246,9 @@ WORDS = {
         "fraction": "{value} 的随机种子（95% 置信区间 {low}–{high}）",
         "compare_note": "每行 {seeds} 个成对的随机种子；中位数后方括号内为 95% 自助法置信区间。"
                         "数据来自 `docs/results/compare_seed.json` 与 "
-                        "`docs/results/compare_matched.json`，由 `{seed}` 与 `{matched}` 生成。",
+                        "`docs/results/compare_matched.json`，由 `{seed}` 与 `{matched}` 生成"
+                        "（前一个文件写于 `--untied-start` 取代 `--init` 之前，"
+                        "其中起点仍记作旧名 `seed`）。",
         "lm_header": "| 模型 | 参数量 | 验证集困惑度 | 测试集困惑度 | 训练集困惑度 |",
         "lm_variant": {"tied": "绑定", "untied": "不绑定",
                        "untied_size_matched": "不绑定，参数量匹配（d = {emb}）"},
@@ -299,9 +303,12 @@ def compare_markdown(results: dict, commands: dict, language: str = "en") -> str
     if len(thresholds) != 1 or len(seeds) != 1:
         raise ValueError("docs/results/compare_seed.json and compare_matched.json must use the "
                          f"same threshold and seeds, got {sorted(thresholds)} and {sorted(seeds)}")
+    from .options import INIT_ALIASES  # "seed", the old name of "default", in older results
+
     rows = []
     for init, result in results.items():
-        if result["config"]["init"] != init:
+        if INIT_ALIASES.get(result["config"]["init"], result["config"]["init"]) != \
+                INIT_ALIASES.get(init, init):  # "seed" is the old name of "default"
             raise ValueError(f"the {init} results hold --init {result['config']['init']}, "
                              f"expected {init}")
         s = result["summary"]

@@ -1,7 +1,8 @@
 """The ways a tie survives or breaks, as cases to run: notebook 02 (parameter_sharing), section 7.
 
 Notebook 02 shows each operation in plain PyTorch first (sections 6 and 7); its summary table
-then runs them all again from here on a fresh tied model, and
+then runs again from here, each on a fresh tied model, the operations that leave a model to
+inspect (not `functional_call`, which leaves the model as it was, nor the repairs), and
 tests/notebook_claims/test_nb02_parameter_sharing.py checks each row.
 
 - `no_warnings()`: run a block with every warning turned into an error (the breaks are silent);

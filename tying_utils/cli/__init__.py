@@ -1,14 +1,14 @@
 """The command line: `python -m tying_utils compare | lm | sweep | audit | info …`.
 
-`compare` is introduced in notebook 04 (loss_curves) and makes the README's headline figure;
-`lm` goes with notebook 05 (language_model), `sweep` with notebook 06 (transformer; `sweep
---archs` runs its factorial), `audit` with notebook 07 (tie_lifecycle), `ranks` with notebook 08
+`compare` is introduced in notebook 04 (loss_curves) and makes the README's headline figure; `lm`
+goes with notebook 05 (language_model), `sweep` with notebook 06 (transformer; `sweep --archs` runs
+its factorial), `audit` with notebook 07 (tie_lifecycle), `ranks` with notebook 08
 (ties_across_ranks); `info` prints the versions and the thread policy. One module per command
-(`compare.py`, `lm.py`, `sweep.py` and `factorial.py`, `audit.py`, `ranks.py`, `info.py`), each
-with `add_parser(commands)` and `run(args)`; what they share is in `usage.py` (`UsageError`, the
-one-line `Parser`), `arguments.py` (option types and shared options) and `outputs.py` (output
-files). `__main__.py` only calls `main`; no library module imports this package, so data flows
-one way: library → command line.
+(`compare.py`, `lm.py`, `sweep.py`, `audit.py`, `ranks.py`, `info.py`), each with
+`add_parser(commands)` and `run(args)`, and `factorial.py`, to which `sweep --archs` hands its run;
+what they share is in `usage.py` (`UsageError`, the one-line `Parser`), `arguments.py` (option types
+and shared options) and `outputs.py` (output files). `__main__.py` only calls `main`; no library
+module imports this package, so data flows one way: library → command line.
 
 `python -m tying_utils COMMAND --help` lists the options and the range each one allows. A bad
 argument ends with one line that says what was wrong, and exit status 2, without a traceback.
