@@ -15,8 +15,8 @@ from tying_utils import checks, lm_memory, options
 from tying_utils.architectures import ARCHITECTURES, architecture
 from tying_utils.cli.arguments import LM_RANGES, TRANSFORMER_RANGES
 from tying_utils.cli.lm import lm_memory_parts
-from tying_utils.lm import size_matched_dim
 from tying_utils.lm_training import LMConfig, build_lm, size_matched_config
+from tying_utils.recurrent_lm import size_matched_dim
 from tying_utils.transformer import size_matched_width
 from tying_utils.tying import count_parameters
 

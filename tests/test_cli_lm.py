@@ -14,9 +14,9 @@ import pytest
 from tying_utils.cli import main
 from tying_utils.cli.arguments import LM_RANGES
 from tying_utils.cli.lm import lm_memory_parts
-from tying_utils.lm import lm_parameter_count
 from tying_utils.lm_memory import LM_MEMORY_LIMIT
 from tying_utils.lm_training import LMConfig
+from tying_utils.recurrent_lm import lm_parameter_count
 
 TINY = ["--epochs", "1", "--emb", "8", "--vocab-cap", "30", "--bptt", "6", "--batch-size", "4",
         "--no-progress"]

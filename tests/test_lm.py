@@ -20,7 +20,6 @@ from tying_utils.corpus import (
     prepare,
     tokenize,
 )
-from tying_utils.lm import RecurrentLM, lm_parameter_count, size_matched_dim
 from tying_utils.lm_training import (
     VARIANTS,
     LMConfig,
@@ -31,6 +30,7 @@ from tying_utils.lm_training import (
     perplexity,
     train_lm,
 )
+from tying_utils.recurrent_lm import RecurrentLM, lm_parameter_count, size_matched_dim
 from tying_utils.tying import assert_tied, count_parameters
 
 WORDS = ["the", "cat", "dog", "sat", "ran", "on", "a", "mat", "log", "and", "then", "slept"]
@@ -413,3 +413,11 @@ def test_neighbour_overlap_is_one_for_the_same_matrix_and_low_for_unrelated_ones
     assert neighbour_overlap(first, first, ids) == 1.0
     assert neighbour_overlap(first, 3 * first, ids, k=5) == 1.0  # cosine ignores length
     assert neighbour_overlap(first, second, ids) < 0.2  # chance is about 10 / 200
+
+
+def test_the_old_module_name_still_imports():
+    """lm.py is recurrent_lm.py's old name: imports from it keep working."""
+    from tying_utils import lm, recurrent_lm
+
+    for name in ("RecurrentLM", "lm_parameter_count", "size_matched_dim", "CELLS", "INIT_RANGE"):
+        assert getattr(lm, name) is getattr(recurrent_lm, name)

@@ -181,7 +181,7 @@ def test_bad_transformer_configs_are_one_clear_sentence(kwargs, message):
 
 
 def test_build_lm_builds_the_model_the_config_names():
-    from tying_utils.lm import RecurrentLM
+    from tying_utils.recurrent_lm import RecurrentLM
 
     assert isinstance(build_lm(LMConfig(emb=8, hidden=8), 20, True), RecurrentLM)
     model = build_lm(dataclasses.replace(TINY, init="t5", layers=3), 20, False)

@@ -9,7 +9,7 @@ uses. A record holds
 - `defaults` and `ranges`: what `None` means for `layers`, `lr` and `clip`, and the sizes it reads
   with the `(lowest, highest)` each may be on the command line (options.py's plain numbers);
   `own_options`, the settings only this architecture reads;
-- `build(config, vocab, tied)`: the model (lm.py's `RecurrentLM`, transformer.py's
+- `build(config, vocab, tied)`: the model (recurrent_lm.py's `RecurrentLM`, transformer.py's
   `TransformerLM`); `parameter_count(config, vocab, tied)`: its unique parameters, by formula;
   `size_matched_width(config, vocab)`: the width of the untied model as large as the tied one;
 - `optimizer(parameters, lr)`: plain SGD for the LSTM (Zaremba et al. 2014, PyTorch's
@@ -74,23 +74,23 @@ class Architecture:
             batch_size=config.batch_size, bptt=config.bptt, seeds=seeds)
 
 
-# --- the recurrent model (lm.py), notebook 05 -----------------------------------------------------
+# --- the recurrent model (recurrent_lm.py), notebook 05 -------------------------------------------
 
 def _build_recurrent(config, vocab: int, tied: bool):
-    from .lm import RecurrentLM
+    from .recurrent_lm import RecurrentLM
 
     return RecurrentLM(vocab, config.emb, config.hidden, tied, config.cell, config.layers,
                        config.dropout)
 
 
 def _count_recurrent(config, vocab: int, tied: bool) -> int:
-    from .lm import lm_parameter_count
+    from .recurrent_lm import lm_parameter_count
 
     return lm_parameter_count(vocab, config.emb, config.hidden, tied, config.cell, config.layers)
 
 
 def _matched_recurrent(config, vocab: int) -> int:
-    from .lm import size_matched_dim
+    from .recurrent_lm import size_matched_dim
 
     return size_matched_dim(vocab, config.emb, config.cell, config.layers)
 

@@ -1,9 +1,9 @@
 """The checks every size and setting of the package goes through, each failing with one sentence
 that names the value, says what was wrong and what is allowed.
 
-Imports nothing (no PyTorch), so the models (models.py, lm.py, transformer.py), the trainers
-(train.py, lm_training.py) and the command line share them; the ranges they check against are
-the plain numbers of options.py. Used by notebooks 02-06 through those modules.
+Imports nothing (no PyTorch), so the models (toy_models.py, recurrent_lm.py, transformer.py), the
+trainers (train.py, lm_training.py) and the command line share them; the ranges they check against
+are the plain numbers of options.py. Used by notebooks 02-06 through those modules.
 
 - `check_whole(name, value, low=1, high=None)`: a whole number (a Python int, not a bool) from
   `low` to `high` (no highest when None);

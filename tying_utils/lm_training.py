@@ -6,8 +6,8 @@ commands use it too.
 - `perplexity`: exp of the mean cross-entropy per token, the state carried from chunk to chunk
   (a Transformer carries none: each chunk is its whole context).
 - `LMConfig`, `build_lm`: one training setup, and the model it names (`arch` "lstm", the
-  `RecurrentLM` of lm.py, or "transformer", the `TransformerLM` of transformer.py): what differs
-  between the two is their record in architectures.py, read here and by the command line.
+  `RecurrentLM` of recurrent_lm.py, or "transformer", the `TransformerLM` of transformer.py): what
+  differs between the two is their record in architectures.py, read here and by the command line.
 - `train_lm`, `compare_variants`: the LSTM with SGD and gradient clipping (as in Zaremba et al.
   2014, the setting Press & Wolf 2017 build on), the Transformer with Adam; perplexity per epoch,
   and optionally how each embedding row moved: how many steps changed it, and how far

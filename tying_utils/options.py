@@ -2,8 +2,8 @@
 heavy (no PyTorch), so that `python -m tying_utils --help` and `… COMMAND --help` answer at once.
 
 The modules that implement these choices import them from here, so each is written once:
-tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), lm.py (`CELL_GATES`), transformer.py
-(`CONVENTION_NAMES`), lm_training.py and architectures.py (`ARCHS`, `ARCH_DEFAULTS`,
+tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), recurrent_lm.py (`CELL_GATES`),
+transformer.py (`CONVENTION_NAMES`), lm_training.py and architectures.py (`ARCHS`, `ARCH_DEFAULTS`,
 `LM_DEFAULTS`, `EVAL_BATCH`), the explorer (`EXPLORER_RANGES`) and the command line (`TOY_RANGES`,
 `LM_RANGES`, `LM_REAL_RANGES`). Every range is plain numbers: a whole-number one is
 `(lowest, highest)`, both allowed, and `check_whole` and its family (checks.py) hold a value to it;
@@ -31,7 +31,7 @@ EXPLORER_RANGES = {name: (TOY_RANGES[name][0], high) for name, high in
                    (("vocab", 1000), ("dim", 256), ("steps", 20_000), ("seeds", 2000))}
 
 # The language models (notebooks 05-06, the `lm` and `sweep` commands).
-CELL_GATES = {"lstm": 4, "gru": 3}  # the recurrent cells lm.py builds, and their gates
+CELL_GATES = {"lstm": 4, "gru": 3}  # the recurrent cells recurrent_lm.py builds, and their gates
 CONVENTION_NAMES = ("gpt2", "vaswani", "t5", "pytorch", "pytorch-head")  # transformer.py's
 ARCHS = ("lstm", "transformer")
 # What `None` means for `layers`, `lr` and `clip`, per architecture. The LSTM's are those of
