@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checks import check_choice, check_dropout, check_wholes
+from .checks import check_choice, check_dropout, check_wholes, renamed_keywords
 from .options import CELL_GATES
 from .tying import tie
 
@@ -24,25 +24,28 @@ INIT_RANGE = 0.1  # embedding and output weights start from U(-0.1, 0.1), as in 
 
 
 class RecurrentLM(nn.Module):
-    """Embedding(V, emb) → dropout → LSTM or GRU (hidden) → dropout → Linear(hidden, V).
+    """Embedding(V, dim) → dropout → LSTM or GRU (hidden) → dropout → Linear(hidden, V).
 
-    Tied, the embedding and the head are one (V, emb) matrix, which needs hidden == emb
+    `dim` is the embedding width d; `hidden` is the recurrent cell's own size, a different number.
+    Tied, the embedding and the head are one (V, dim) matrix, which needs hidden == dim
     (Press & Wolf 2017). Under one seed a tied and an untied model start with the same recurrent
-    weights and the same head; the untied one also draws its own embedding.
+    weights and the same head; the untied one also draws its own embedding. `emb=`, the old name
+    of `dim`, is still accepted.
     """
 
-    def __init__(self, vocab: int, emb: int, hidden: int, tied: bool, cell: str = "lstm",
+    @renamed_keywords(emb="dim")
+    def __init__(self, vocab: int, dim: int, hidden: int, tied: bool, cell: str = "lstm",
                  layers: int = 1, dropout: float = 0.2):
         super().__init__()
-        check_wholes(vocab=vocab, emb=emb, hidden=hidden, layers=layers)
+        check_wholes(vocab=vocab, dim=dim, hidden=hidden, layers=layers)
         check_choice("cell", cell, CELLS)
         check_dropout(dropout)
-        if tied and emb != hidden:
+        if tied and dim != hidden:
             raise ValueError(f"tying needs the hidden size to equal the embedding size, got "
-                             f"hidden {hidden} and embedding {emb}.")
+                             f"hidden {hidden} and embedding {dim}.")
         self.tied, self.cell = bool(tied), cell
-        self.embedding = nn.Embedding(vocab, emb)
-        self.rnn = CELLS[cell][0](emb, hidden, layers, batch_first=True,
+        self.embedding = nn.Embedding(vocab, dim)
+        self.rnn = CELLS[cell][0](dim, hidden, layers, batch_first=True,
                                   dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab)
@@ -63,17 +66,18 @@ class RecurrentLM(nn.Module):
         return f"tied={self.tied}"
 
 
-def lm_parameter_count(vocab: int, emb: int, hidden: int, tied: bool, cell: str = "lstm",
+@renamed_keywords(emb="dim")
+def lm_parameter_count(vocab: int, dim: int, hidden: int, tied: bool, cell: str = "lstm",
                        layers: int = 1) -> int:
-    """The unique parameters of a `RecurrentLM`, by formula.
+    """The unique parameters of a `RecurrentLM`, by formula (`emb=` still names `dim`).
 
-    Embedding V·emb, head V·hidden + V (bias), and per recurrent layer `gates · (in·hidden +
-    hidden·hidden + 2·hidden)` (PyTorch keeps two bias vectors). Tying removes V·emb.
+    Embedding V·dim, head V·hidden + V (bias), and per recurrent layer `gates · (in·hidden +
+    hidden·hidden + 2·hidden)` (PyTorch keeps two bias vectors). Tying removes V·dim.
     """
     gates = CELLS[cell][1]
     recurrent = sum(gates * (size_in * hidden + hidden * hidden + 2 * hidden)
-                    for size_in in [emb] + [hidden] * (layers - 1))
-    return (0 if tied else vocab * emb) + vocab * hidden + vocab + recurrent
+                    for size_in in [dim] + [hidden] * (layers - 1))
+    return (0 if tied else vocab * dim) + vocab * hidden + vocab + recurrent
 
 
 def size_matched_dim(vocab: int, dim: int, cell: str = "lstm", layers: int = 1) -> int:

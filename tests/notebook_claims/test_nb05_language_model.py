@@ -37,7 +37,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def runs(data):
-    config = LMConfig(emb=D, hidden=D, epochs=4)
+    config = LMConfig(dim=D, hidden=D, epochs=4)
     return compare_variants(data, config, SEEDS, record_updates=True, progress=False, device="cpu")
 
 
