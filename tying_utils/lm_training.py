@@ -130,7 +130,7 @@ class LMConfig:
     """
 
     dim: int = LM_DEFAULTS["dim"]  # 64, the embedding width d
-    hidden: int = LM_DEFAULTS["hidden"]  # 64
+    hidden: int = LM_DEFAULTS["hidden"]  # 64, the LSTM's own size (tying needs it == dim)
     cell: str = LM_DEFAULTS["cell"]  # "lstm"
     layers: int | None = None  # None: 1 LSTM layer, 2 Transformer blocks
     dropout: float = LM_DEFAULTS["dropout"]  # 0.2
