@@ -264,7 +264,7 @@ def caps_table(quick: bool) -> None:
             lambda limit, seeds=seeds: train_many(blog, seeds, progress=stopping_after(limit)))
     for vocab, dim, where in ((1000, 32, "notebook 05"), (2000, 64, "`lm` defaults")):
         data = prepare(corpus, vocab_cap=vocab)
-        config = LMConfig(emb=dim, hidden=dim, epochs=1)
+        config = LMConfig(dim=dim, hidden=dim, epochs=1)
         work[f"lm: LSTM epoch, {where} (V={vocab}, d={dim})"] = (
             lambda limit, data=data, config=config: train_lm(data, config, True, 0,
                                                              progress=False))

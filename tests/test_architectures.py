@@ -15,18 +15,18 @@ from tying_utils import checks, lm_memory, options
 from tying_utils.architectures import ARCHITECTURES, architecture
 from tying_utils.cli.arguments import LM_RANGES, TRANSFORMER_RANGES
 from tying_utils.cli.lm import lm_memory_parts
-from tying_utils.lm import size_matched_dim
 from tying_utils.lm_training import LMConfig, build_lm, size_matched_config
+from tying_utils.recurrent_lm import size_matched_dim
 from tying_utils.transformer import size_matched_width
 from tying_utils.tying import count_parameters
 
 CONFIGS = [
-    dict(arch="lstm", emb=8, hidden=8),
-    dict(arch="lstm", emb=6, hidden=10, layers=2, cell="gru"),
-    dict(arch="lstm", emb=12, hidden=12, layers=3, cell="lstm"),
-    dict(arch="transformer", emb=8, hidden=8),
-    dict(arch="transformer", emb=12, hidden=12, layers=3, heads=3, bptt=9),
-    dict(arch="transformer", emb=16, hidden=16, layers=1, heads=4, bptt=5, init="t5"),
+    dict(arch="lstm", dim=8, hidden=8),
+    dict(arch="lstm", dim=6, hidden=10, layers=2, cell="gru"),
+    dict(arch="lstm", dim=12, hidden=12, layers=3, cell="lstm"),
+    dict(arch="transformer", dim=8, hidden=8),
+    dict(arch="transformer", dim=12, hidden=12, layers=3, heads=3, bptt=9),
+    dict(arch="transformer", dim=16, hidden=16, layers=1, heads=4, bptt=5, init="t5"),
 ]
 
 
@@ -44,8 +44,8 @@ def test_there_is_one_record_per_architecture_the_options_name():
                                                                 s.items()))
 @pytest.mark.parametrize("tied", [True, False])
 def test_the_record_counts_the_parameters_of_the_model_it_builds(sizes, tied):
-    if tied and sizes["emb"] != sizes["hidden"]:
-        pytest.skip("tying needs emb == hidden")
+    if tied and sizes["dim"] != sizes["hidden"]:
+        pytest.skip("tying needs dim == hidden")
     config, vocab = LMConfig(**sizes), 23
     record = ARCHITECTURES[config.arch]
     model = build_lm(config, vocab, tied)
@@ -53,25 +53,25 @@ def test_the_record_counts_the_parameters_of_the_model_it_builds(sizes, tied):
     assert record.parameter_count(config, vocab, tied) == count_parameters(model).unique
 
 
-@pytest.mark.parametrize("sizes", [s for s in CONFIGS if s["emb"] == s["hidden"]],
+@pytest.mark.parametrize("sizes", [s for s in CONFIGS if s["dim"] == s["hidden"]],
                          ids=lambda s: " ".join(f"{k}={v}" for k, v in s.items()))
 def test_the_size_matched_width_is_the_closest_untied_count(sizes):
     config, vocab = LMConfig(**sizes), 200
     record = ARCHITECTURES[config.arch]
     width = record.size_matched_width(config, vocab)
     if config.arch == "lstm":
-        assert width == size_matched_dim(vocab, config.emb, config.cell, config.layers)
+        assert width == size_matched_dim(vocab, config.dim, config.cell, config.layers)
     else:
-        assert width == size_matched_width(vocab, config.emb, config.layers, config.heads,
+        assert width == size_matched_width(vocab, config.dim, config.layers, config.heads,
                                            config.bptt)
         assert width % config.heads == 0
     matched = size_matched_config(config, vocab)
-    assert (matched.emb, matched.hidden) == (width, width)
+    assert (matched.dim, matched.hidden) == (width, width)
     target = record.parameter_count(config, vocab, True)
     gap = abs(record.parameter_count(matched, vocab, False) - target)
     step = config.heads if config.arch == "transformer" else 1
-    for other in range(step, config.emb + 1, step):  # no other width is closer
-        candidate = LMConfig(**{**sizes, "emb": other, "hidden": other})
+    for other in range(step, config.dim + 1, step):  # no other width is closer
+        candidate = LMConfig(**{**sizes, "dim": other, "hidden": other})
         assert gap <= abs(record.parameter_count(candidate, vocab, False) - target)
 
 
@@ -86,13 +86,13 @@ def test_the_optimizer_is_sgd_for_the_lstm_and_adam_for_the_transformer():
 MEMORY_BEFORE = [
     (dict(), 2000, 3, {"the parameters": 6990720, "the activations": 3942400,
                        "the logits": 22400000, "the trained models": 7414080}),
-    (dict(emb=650, hidden=650, layers=2, cell="gru", batch_size=5, bptt=70), 10000, 7,
+    (dict(dim=650, hidden=650, layers=2, cell="gru", batch_size=5, bptt=70), 10000, 7,
      {"the parameters": 434107200, "the activations": 29120000, "the logits": 112000000,
       "the trained models": 1155375200}),
     (dict(arch="transformer"), 1000, 5,
      {"the parameters": 5528064, "the activations": 16195200, "the logits": 11200000,
       "the trained models": 11260160}),
-    (dict(arch="transformer", emb=96, hidden=96, layers=3, heads=4, bptt=64, batch_size=4), 4000,
+    (dict(arch="transformer", dim=96, hidden=96, layers=3, heads=4, bptt=64, batch_size=4), 4000,
      2, {"the parameters": 26636544, "the activations": 13959168, "the logits": 40960000,
          "the trained models": 20492544}),
 ]
@@ -139,7 +139,7 @@ def test_the_toy_limits_are_the_ranges_highest_values():
      "steps must be a whole number from 1 to 100000, got 100001."),
     (lambda: checks.check_whole("dim", -1, owner="EmbedHead"),
      "EmbedHead needs dim to be a whole number >= 1, got -1."),
-    (lambda: checks.check_wholes(emb=4, hidden="4"),
+    (lambda: checks.check_wholes(dim=4, hidden="4"),
      "hidden must be a whole number >= 1, got '4'."),
     (lambda: checks.check_positive("lr", float("inf")), "lr must be a positive number, got inf."),
     (lambda: checks.check_dropout(1.0), "dropout must be in [0, 1), got 1.0."),
@@ -158,7 +158,7 @@ def test_the_checks_pass_good_values_through():
     assert checks.check_whole("steps", 100_000, 1, 100_000) == 100_000
     assert checks.check_in_range("vocab", 2, options.TOY_RANGES["vocab"]) == 2
     assert checks.check_positive("clip", 0.25) == 0.25
-    checks.check_wholes(emb=1, hidden=2)
+    checks.check_wholes(dim=1, hidden=2)
     checks.check_heads(12, 3)
 
 

@@ -30,8 +30,8 @@ def test_help_does_not_import_torch(args):
 def test_the_cheap_option_lists_match_the_modules_that_implement_them():
     """options.py repeats no fact: the names it offers are those the implementations accept."""
     from tying_utils import options
-    from tying_utils.lm import CELLS
     from tying_utils.lm_training import LMConfig
+    from tying_utils.recurrent_lm import CELLS
     from tying_utils.transformer import CONVENTIONS
 
     assert tuple(CONVENTIONS) == options.CONVENTION_NAMES

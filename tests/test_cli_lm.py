@@ -14,11 +14,11 @@ import pytest
 from tying_utils.cli import main
 from tying_utils.cli.arguments import LM_RANGES
 from tying_utils.cli.lm import lm_memory_parts
-from tying_utils.lm import lm_parameter_count
 from tying_utils.lm_memory import LM_MEMORY_LIMIT
 from tying_utils.lm_training import LMConfig
+from tying_utils.recurrent_lm import lm_parameter_count
 
-TINY = ["--epochs", "1", "--emb", "8", "--vocab-cap", "30", "--bptt", "6", "--batch-size", "4",
+TINY = ["--epochs", "1", "--dim", "8", "--vocab-cap", "30", "--bptt", "6", "--batch-size", "4",
         "--no-progress"]
 OLD_JSON = b'{"old": "results"}\n'
 
@@ -50,7 +50,7 @@ def test_lm_trains_three_variants_and_writes_json(corpus, tmp_path, capsys):
             "with <unk>, fewer than --vocab-cap 30.") in printed
     result = json.loads(out.read_text())
     assert set(result) == {"config", "tied", "untied", "untied_size_matched"}
-    assert result["config"]["seeds"] == [0, 1] and result["config"]["emb"] == 8
+    assert result["config"]["seeds"] == [0, 1] and result["config"]["dim"] == 8
     assert result["config"]["vocab"] == 13
     for variant in ("tied", "untied", "untied_size_matched"):
         numbers = result[variant]
@@ -58,7 +58,7 @@ def test_lm_trains_three_variants_and_writes_json(corpus, tmp_path, capsys):
             assert len(numbers[key]) == 2 and all(value > 1 for value in numbers[key])
         assert isinstance(numbers["parameters"], int)
     assert result["tied"]["parameters"] < result["untied"]["parameters"]
-    assert result["untied_size_matched"]["emb"] < 8
+    assert result["untied_size_matched"]["dim"] < 8
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lm.json", "tiny.txt"]
 
 
@@ -88,8 +88,10 @@ def _bad_inputs(tmp_path, corpus):
                           "to 100, got '0'"),
         "seeds negative": (["--seeds", "-3"], "argument --seeds: must be a whole number"),
         "epochs below 1": (["--epochs", "0"], "argument --epochs: must be a whole number from 1"),
-        "emb 200000": (["--emb", "200000"], "argument --emb: must be a whole number from 1 to "
+        "dim 200000": (["--dim", "200000"], "argument --dim: must be a whole number from 1 to "
                        "4096, got '200000'"),
+        "emb (--dim's old name) 200000": (["--emb", "200000"], "argument --emb: must be a whole "
+                                          "number from 1 to 4096, got '200000'"),
         "hidden too big": (["--hidden", "5000"], "argument --hidden: must be a whole number"),
         "layers 0": (["--layers", "0"], "argument --layers: must be a whole number from 1 to 16"),
         "bptt too big": (["--bptt", "5000"], "argument --bptt: must be a whole number from 1 to"),
@@ -111,7 +113,8 @@ def _bad_inputs(tmp_path, corpus):
         "not a number": (["--epochs", "many"], "argument --epochs: must be a whole number"),
         "unknown cell": (["--cell", "rnn"], "invalid choice"),
         "unknown device": (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
-        "emb != hidden": ([*c, "--emb", "8", "--hidden", "16"], "--hidden 16 and --emb 8"),
+        "dim != hidden": ([*c, "--dim", "8", "--hidden", "16"], "--hidden 16 and --dim 8"),
+        "emb != hidden": ([*c, "--emb", "8", "--hidden", "16"], "--hidden 16 and --dim 8"),
         "missing corpus": (["--corpus", str(tmp_path / "nope.txt")], "no corpus at"),
         "binary corpus": (["--corpus", str(binary)], "looks binary"),
         "empty corpus": (["--corpus", str(empty)], "empty.txt' is empty"),
@@ -122,7 +125,7 @@ def _bad_inputs(tmp_path, corpus):
                             "too few: perplexity is measured on 10 rows"),
         "batch too big": ([*c, "--batch-size", "4000"], "the train split of 'tiny.txt' has "
                           "1,209 tokens, too few: it is read in 4000 rows"),
-        "too much memory": ([*c, "--emb", "4096", "--seeds", "100"], "GB of memory, over the "
+        "too much memory": ([*c, "--dim", "4096", "--seeds", "100"], "GB of memory, over the "
                             "8 GB limit, most of it"),
         "json folder missing": ([*c, "--json", str(tmp_path / "no" / "x.json")],
                                 "does not exist"),
@@ -180,8 +183,8 @@ def test_help_states_every_limit(capsys):
     assert stop.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     options = text[text.index("options:"):]
-    for option, name in (("--seeds", "seeds"), ("--epochs", "epochs"), ("--emb", "emb"),
-                         ("--hidden", "emb"), ("--vocab-cap", "vocab_cap"),
+    for option, name in (("--seeds", "seeds"), ("--epochs", "epochs"), ("--dim", "dim"),
+                         ("--hidden", "dim"), ("--vocab-cap", "vocab_cap"),
                          ("--layers", "layers"), ("--bptt", "bptt"),
                          ("--batch-size", "batch_size"), ("--dropout", "dropout"),
                          ("--lr", "lr"), ("--clip", "clip"), ("--threads", "threads")):
@@ -190,6 +193,17 @@ def test_help_states_every_limit(capsys):
         assert f"({LM_RANGES[name].range};" in options[start:start + 160], option
     assert "(1–4096; default 64)" in text and "at least 0 and below 1" in text
     assert "more than 8 GB of memory is refused before training" in text
+    assert "--emb EMB" not in text and "called --emb before" in text  # the old name, hidden
+
+
+def test_the_old_option_name_emb_still_sets_dim():
+    from tying_utils.cli import lm
+    from tying_utils.cli.usage import Parser
+
+    parser = Parser(prog="python -m tying_utils")
+    lm.add_parser(parser.add_subparsers(dest="command", parser_class=Parser))
+    old, new = parser.parse_args(["lm", "--emb", "8"]), parser.parse_args(["lm", "--dim", "8"])
+    assert vars(old) == vars(new) and new.dim == 8 and not hasattr(new, "emb")
 
 
 def _parts(seeds=3, vocab=2000, **sizes):
@@ -199,20 +213,20 @@ def _parts(seeds=3, vocab=2000, **sizes):
 def test_memory_estimate_allows_the_defaults_and_a_penn_treebank_run():
     assert sum(_parts().values()) < 0.1e9
     # Zaremba et al.'s medium model: vocabulary 10,000, 650 units, 2 layers, 10 seeds
-    ptb = _parts(seeds=10, vocab=10_000, emb=650, hidden=650, layers=2)
+    ptb = _parts(seeds=10, vocab=10_000, dim=650, hidden=650, layers=2)
     assert sum(ptb.values()) < LM_MEMORY_LIMIT / 2
     # and the large one, 1500 units, over 3 seeds
-    large = _parts(seeds=3, vocab=10_000, emb=1500, hidden=1500, layers=2)
+    large = _parts(seeds=3, vocab=10_000, dim=1500, hidden=1500, layers=2)
     assert sum(large.values()) < LM_MEMORY_LIMIT
 
 
 def test_memory_estimate_counts_what_the_run_holds():
-    vocab, emb, layers, seeds = 10_000, 650, 2, 10
-    parts = _parts(seeds=seeds, vocab=vocab, emb=emb, hidden=emb, layers=layers)
-    untied = lm_parameter_count(vocab, emb, emb, False, "lstm", layers)
-    tied = lm_parameter_count(vocab, emb, emb, True, "lstm", layers)
+    vocab, dim, layers, seeds = 10_000, 650, 2, 10
+    parts = _parts(seeds=seeds, vocab=vocab, dim=dim, hidden=dim, layers=layers)
+    untied = lm_parameter_count(vocab, dim, dim, False, "lstm", layers)
+    tied = lm_parameter_count(vocab, dim, dim, True, "lstm", layers)
     assert parts["the parameters"] == 4 * 6 * untied
     assert parts["the trained models"] == 4 * seeds * (2 * tied + untied)
     assert parts["the logits"] == 4 * 4 * 20 * 35 * vocab  # batch 20 × bptt 35 × vocabulary
-    # --emb 200000 (the issue's 640 GB allocation) would be far over the limit even if allowed
-    assert sum(_parts(vocab=2000, emb=200_000, hidden=200_000).values()) > 100 * LM_MEMORY_LIMIT
+    # --dim 200000 (the issue's 640 GB allocation) would be far over the limit even if allowed
+    assert sum(_parts(vocab=2000, dim=200_000, hidden=200_000).values()) > 100 * LM_MEMORY_LIMIT

@@ -106,11 +106,11 @@ COMPARE_BAD = st.one_of(
 )
 
 LM_BAD = st.one_of(
-    whole_number_out_of_range({"--seeds": (1, 100), "--epochs": (1, 1000), "--emb": (1, 4096),
+    whole_number_out_of_range({"--seeds": (1, 100), "--epochs": (1, 1000), "--dim": (1, 4096),
                                "--hidden": (1, 4096), "--layers": (1, 16),
                                "--bptt": (1, 4096), "--batch-size": (1, 4096),
                                "--vocab-cap": (2, 1_000_000), "--threads": (1, 1024)}),
-    not_a_whole_number(["--seeds", "--epochs", "--emb", "--layers", "--bptt", "--batch-size",
+    not_a_whole_number(["--seeds", "--epochs", "--dim", "--layers", "--bptt", "--batch-size",
                         "--vocab-cap", "--threads"]),
     bad_real("--lr", 0, 1000),
     bad_real("--clip", 0, 1000),
@@ -119,9 +119,9 @@ LM_BAD = st.one_of(
                         st.floats(min_value=1, max_value=1e300).map(repr))),
     bad_choice(["--cell", "--device"]),
     st.sampled_from([
-        ("sizes that do not fit in memory", "--emb", "4096", "--seeds", "100"),
-        ("sizes that do not fit in memory", "--emb", "4096", "--layers", "16"),
-        ("emb and hidden differ", "--emb", "8", "--hidden", "16"),
+        ("sizes that do not fit in memory", "--dim", "4096", "--seeds", "100"),
+        ("sizes that do not fit in memory", "--dim", "4096", "--layers", "16"),
+        ("dim and hidden differ", "--dim", "8", "--hidden", "16"),
         ("batch larger than the corpus", "--batch-size", "4096"),
         ("bad corpus", "--corpus", "{folder}/missing.txt"),
         ("bad corpus", "--corpus", "{folder}"),  # a folder without train.txt …
@@ -173,7 +173,7 @@ def test_compare_refuses_any_bad_argument_in_one_line(bad):
 @SETTINGS
 @given(LM_BAD)
 @example(("output is the corpus", "--json", "{folder}/tiny.txt"))
-@example(("sizes that do not fit in memory", "--emb", "4096", "--seeds", "100"))
+@example(("sizes that do not fit in memory", "--dim", "4096", "--seeds", "100"))
 def test_lm_refuses_any_bad_argument_in_one_line(bad):
-    _run_bad("lm", ["--corpus", "{folder}/tiny.txt", "--epochs", "1", "--emb", "8",
+    _run_bad("lm", ["--corpus", "{folder}/tiny.txt", "--epochs", "1", "--dim", "8",
                     "--bptt", "6", "--batch-size", "4", "--no-progress"], bad)

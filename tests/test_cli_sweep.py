@@ -20,7 +20,7 @@ from tying_utils.lm_memory import LM_MEMORY_LIMIT
 from tying_utils.lm_training import LMConfig
 from tying_utils.transformer import transformer_parameter_count
 
-TINY_LM = ["--arch", "transformer", "--epochs", "1", "--emb", "8", "--vocab-cap", "30",
+TINY_LM = ["--arch", "transformer", "--epochs", "1", "--dim", "8", "--vocab-cap", "30",
            "--bptt", "6", "--batch-size", "4", "--no-progress"]
 TINY_SWEEP = ["--widths", "4", "8", "--seeds", "2", "--epochs", "1", "--vocab-cap", "30",
               "--bptt", "6", "--batch-size", "4", "--no-progress"]
@@ -46,7 +46,7 @@ def one_line_error(capsys, message: str) -> None:
 
 def test_lm_transformer_writes_the_same_json_fields_as_the_lstm(corpus, tmp_path, capsys):
     lstm, transformer = tmp_path / "lstm.json", tmp_path / "transformer.json"
-    common = ["--corpus", str(corpus), "--seeds", "2", "--epochs", "1", "--emb", "8",
+    common = ["--corpus", str(corpus), "--seeds", "2", "--epochs", "1", "--dim", "8",
               "--vocab-cap", "30", "--bptt", "6", "--batch-size", "4", "--no-progress"]
     assert main(["lm", *common, "--json", str(lstm)]) == 0
     assert main(["lm", *common, "--arch", "transformer", "--heads", "4", "--init", "t5",
@@ -64,7 +64,7 @@ def test_lm_transformer_writes_the_same_json_fields_as_the_lstm(corpus, tmp_path
     assert (old["config"]["layers"], old["config"]["lr"], old["config"]["clip"]) == (1, 20.0, .25)
     vocab = new["config"]["vocab"]
     assert new["tied"]["parameters"] == transformer_parameter_count(vocab, 8, True, 2, 6)
-    assert new["untied_size_matched"]["emb"] % 4 == 0
+    assert new["untied_size_matched"]["dim"] % 4 == 0
 
 
 def test_lm_help_names_the_architectures_and_their_defaults(capsys):
@@ -79,22 +79,22 @@ def test_lm_help_names_the_architectures_and_their_defaults(capsys):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--arch", "transformer", "--heads", "3"], "the width (8) must be a multiple of heads (3)"),
-    (["--arch", "transformer", "--hidden", "16"], "tying needs --hidden to equal --emb"),
+    (["--arch", "transformer", "--hidden", "16"], "tying needs --hidden to equal --dim"),
     (["--heads", "4"], "--heads belong to --arch transformer, not --arch lstm"),
     (["--init", "t5"], "--init belong to --arch transformer, not --arch lstm"),
     (["--arch", "transformer", "--init", "xavier"], "argument --init: invalid choice: 'xavier'"),
     (["--arch", "gpt"], "argument --arch: invalid choice: 'gpt'"),
     (["--arch", "transformer", "--heads", "0"], "argument --heads: must be a whole number from 1"),
-    (["--arch", "transformer", "--emb", "4096", "--bptt", "4096", "--vocab-cap", "30"],
+    (["--arch", "transformer", "--dim", "4096", "--bptt", "4096", "--vocab-cap", "30"],
      "this run would need about"),
 ])
 def test_lm_transformer_bad_input_is_one_line(arguments, message, corpus, capsys):
-    assert main(["lm", "--corpus", str(corpus), "--epochs", "1", "--emb", "8", *arguments]) == 2
+    assert main(["lm", "--corpus", str(corpus), "--epochs", "1", "--dim", "8", *arguments]) == 2
     one_line_error(capsys, message)
 
 
 def test_transformer_memory_estimate_counts_its_parts():
-    config = LMConfig(arch="transformer", emb=128, hidden=128, heads=4)
+    config = LMConfig(arch="transformer", dim=128, hidden=128, heads=4)
     parts = lm_memory_parts(SimpleNamespace(seeds=3), config, 1000)
     untied = transformer_parameter_count(1000, 128, False, 2, 35)
     assert parts["the parameters"] == 4 * 6 * untied
@@ -129,7 +129,7 @@ def test_sweep_writes_json_and_png_that_record_their_command(corpus, tmp_path, c
     settings = {k: v for k, v in result["config"].items()
                 if k not in ("widths", "seeds", "corpus", "corpus_sha256", "vocab")}
     assert {k: v for k, v in dataclasses.asdict(sweep_config(again)).items()
-            if k not in ("emb", "hidden")} == settings
+            if k not in ("dim", "hidden")} == settings
     assert again.widths == result["config"]["widths"]
     assert list(range(again.seeds)) == result["config"]["seeds"]
     assert sweep_command(again) == result["argv"]

@@ -63,7 +63,7 @@ def test_the_output_share_splits_the_tied_gradient_exactly(arch):
     """The output part must equal the gradient the matrix gets when its input use is cut off
     (the lookup reads a detached copy), and the input part the rest."""
     torch.manual_seed(0)
-    vocab, config = 50, LMConfig(arch=arch, emb=8, hidden=8, dropout=0.0, bptt=6)
+    vocab, config = 50, LMConfig(arch=arch, dim=8, hidden=8, dropout=0.0, bptt=6)
     model = build_lm(config, vocab, tied=True)
     tokens = torch.randint(0, vocab, (3, 6))
     shares = _GradientShares(vocab, "cpu")

@@ -20,10 +20,10 @@ from tying_utils.corpus import (
     prepare,
     tokenize,
 )
-from tying_utils.lm import RecurrentLM, lm_parameter_count, size_matched_dim
 from tying_utils.lm_training import (
     VARIANTS,
     LMConfig,
+    LMRun,
     build_lm,
     compare_variants,
     nearest_neighbours,
@@ -31,6 +31,7 @@ from tying_utils.lm_training import (
     perplexity,
     train_lm,
 )
+from tying_utils.recurrent_lm import RecurrentLM, lm_parameter_count, size_matched_dim
 from tying_utils.tying import assert_tied, count_parameters
 
 WORDS = ["the", "cat", "dog", "sat", "ran", "on", "a", "mat", "log", "and", "then", "slept"]
@@ -57,7 +58,7 @@ def tiny_data(tmp_path_factory):
     return prepare(load_corpus(path), vocab_cap=50)
 
 
-TINY = LMConfig(emb=8, hidden=8, dropout=0.0, bptt=6, batch_size=4, lr=1.0, epochs=1)
+TINY = LMConfig(dim=8, hidden=8, dropout=0.0, bptt=6, batch_size=4, lr=1.0, epochs=1)
 
 
 # --- tokens and corpus ----------------------------------------------------------------------------
@@ -216,10 +217,10 @@ def test_one_seed_gives_tied_and_untied_the_same_recurrent_weights_and_head():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2])
-@pytest.mark.parametrize("tied, emb, hidden", [(True, 8, 8), (False, 8, 8), (False, 6, 10)])
-def test_parameter_formula_matches_the_model(cell, layers, tied, emb, hidden):
-    model = RecurrentLM(37, emb, hidden, tied, cell, layers)
-    assert lm_parameter_count(37, emb, hidden, tied, cell, layers) == \
+@pytest.mark.parametrize("tied, dim, hidden", [(True, 8, 8), (False, 8, 8), (False, 6, 10)])
+def test_parameter_formula_matches_the_model(cell, layers, tied, dim, hidden):
+    model = RecurrentLM(37, dim, hidden, tied, cell, layers)
+    assert lm_parameter_count(37, dim, hidden, tied, cell, layers) == \
         count_parameters(model).unique
 
 
@@ -371,8 +372,8 @@ def test_compare_variants_trains_three_variants_per_seed(tiny_data):
     assert set(runs) == set(VARIANTS)
     assert [r.seed for r in runs["untied_size_matched"]] == [0, 1]
     tied, untied, small = (runs[v][0] for v in VARIANTS)
-    assert tied.parameters < untied.parameters and small.emb < tied.emb
-    assert small.emb == size_matched_dim(len(tiny_data.vocab), 8)
+    assert tied.parameters < untied.parameters and small.dim < tied.dim
+    assert small.dim == size_matched_dim(len(tiny_data.vocab), 8)
 
 
 def test_compare_variants_needs_equal_sizes_and_a_seed(tiny_data):
@@ -413,3 +414,31 @@ def test_neighbour_overlap_is_one_for_the_same_matrix_and_low_for_unrelated_ones
     assert neighbour_overlap(first, first, ids) == 1.0
     assert neighbour_overlap(first, 3 * first, ids, k=5) == 1.0  # cosine ignores length
     assert neighbour_overlap(first, second, ids) < 0.2  # chance is about 10 / 200
+
+
+def test_the_old_module_name_still_imports():
+    """lm.py is recurrent_lm.py's old name: imports from it keep working."""
+    from tying_utils import lm, recurrent_lm
+
+    for name in ("RecurrentLM", "lm_parameter_count", "size_matched_dim", "CELLS", "INIT_RANGE"):
+        assert getattr(lm, name) is getattr(recurrent_lm, name)
+
+
+def test_emb_the_old_name_of_dim_still_works():
+    """`dim` was called `emb`: LMConfig, RecurrentLM, lm_parameter_count and LMRun still take or
+    read the old name (dataclasses.replace takes the new one: it passes every field)."""
+    assert LMConfig(emb=8, hidden=8) == LMConfig(dim=8, hidden=8) == dataclasses.replace(
+        LMConfig(), dim=8, hidden=8)
+    assert LMConfig(dim=8, hidden=8).emb == 8 and hash(LMConfig(emb=8)) == hash(LMConfig(dim=8))
+    with pytest.raises(TypeError, match="got both dim and emb"):
+        LMConfig(dim=8, emb=8)
+    torch.manual_seed(0)
+    new = RecurrentLM(20, 8, 8, True)
+    torch.manual_seed(0)
+    old = RecurrentLM(20, emb=8, hidden=8, tied=True)
+    assert all(torch.equal(a, b) for a, b in zip(new.state_dict().values(),
+                                                 old.state_dict().values()))
+    assert lm_parameter_count(20, emb=8, hidden=6, tied=False) == \
+        lm_parameter_count(20, 8, 6, False)
+    run = LMRun(True, 0, 8, 8, 100)
+    assert run.emb == run.dim == 8

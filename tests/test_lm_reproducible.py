@@ -25,7 +25,7 @@ from tying_utils.lm_training import LMConfig, train_lm
 # (3.2 points, 5.3%, at the `lm` defaults on an Intel Xeon), as a fraction, rounded up.
 ACROSS_THREADS = 0.06
 
-TINY = LMConfig(emb=16, hidden=16, dropout=0.2, bptt=20, batch_size=4, lr=5.0, epochs=2)
+TINY = LMConfig(dim=16, hidden=16, dropout=0.2, bptt=20, batch_size=4, lr=5.0, epochs=2)
 
 
 def tiny_text(sentences: int = 120, seed: int = 0) -> str:

@@ -208,8 +208,8 @@ def _first_epoch_lead() -> str:
 
 def _small_setting() -> str:
     match = _printed("05", r"vocab=(\d+) cell=lstm .* epochs=(\d+) seeds=\d+ \(mean ± sd")
-    emb = _printed("05", r"\ntied\s+(\d+)\s+[\d,]+\s").group(1)
-    return f"(vocabulary {match.group(1)}, d = {emb}, {match.group(2)} epochs)"
+    dim = _printed("05", r"\ntied\s+(\d+)\s+[\d,]+\s").group(1)
+    return f"(vocabulary {match.group(1)}, d = {dim}, {match.group(2)} epochs)"
 
 
 def _ten_seeds() -> str:

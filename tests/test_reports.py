@@ -8,6 +8,7 @@ tests/test_cli_compare.py, test_cli_lm.py and test_cli_sweep.py.
 from __future__ import annotations
 
 import ast
+import json
 import math
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from tying_utils import reports
 
 SOURCE = Path(reports.__file__)
+ROOT = SOURCE.parents[1]
 
 
 def test_imports_only_the_standard_library_at_the_top():
@@ -55,3 +57,11 @@ def test_notes_wrap_in_english_and_not_in_chinese():
     text = "word " * 60
     assert all(len(line) <= 96 for line in reports.note_lines(text, "en"))
     assert reports.note_lines("绑定" * 80, "zh") == ["绑定" * 80]
+
+
+def test_dim_of_reads_the_width_under_its_new_and_its_old_name():
+    """Results written before the rename say "emb" (docs/results/lm*.json), newer ones "dim"."""
+    assert reports.dim_of({"dim": 32, "hidden": 32}) == 32
+    assert reports.dim_of({"emb": 64, "hidden": 64}) == 64
+    committed = json.loads((ROOT / "docs" / "results" / "lm.json").read_text(encoding="utf-8"))
+    assert reports.dim_of(committed["config"]) == committed["config"]["emb"]

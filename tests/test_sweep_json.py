@@ -56,7 +56,7 @@ def test_the_recorded_configuration_is_what_the_recorded_command_makes(sweep):
     assert sweep["command"] == "python -m tying_utils " + " ".join(sweep["argv"])
     assert sweep_command(args) == sweep["argv"]  # every setting spelled out
     settings = {k: v for k, v in dataclasses.asdict(sweep_config(args)).items()
-                if k not in ("emb", "hidden")}
+                if k not in ("dim", "hidden")}
     recorded = dict(sweep["config"])
     assert {k: recorded.pop(k) for k in list(settings)} == settings
     assert recorded.pop("widths") == args.widths
@@ -104,7 +104,7 @@ def test_one_point_reruns_to_the_recorded_numbers(sweep):
     settings = {k: v for k, v in sweep["config"].items()
                 if k not in ("widths", "seeds", "corpus", "corpus_sha256", "vocab")}
     point = sweep["points"][0]
-    config = LMConfig(**settings, emb=point["width"], hidden=point["width"])
+    config = LMConfig(**settings, dim=point["width"], hidden=point["width"])
     same_machine = (cpu_name() == sweep["cpu"] and torch.__version__ == sweep["torch"])
     runtime.set_threads(sweep["threads"])
     try:

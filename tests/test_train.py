@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tying_utils import RunConfig, make_batch, train_many, train_pair
-from tying_utils.models import SeedTied, SeedUntied
+from tying_utils.toy_models import SeedTied, SeedUntied
 from tying_utils.train import LIMITS, build_model, estimated_bytes, starting_weights
 
 SETTINGS = [

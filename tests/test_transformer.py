@@ -47,7 +47,7 @@ def tiny_data(tmp_path_factory):
     return prepare(load_corpus(path), vocab_cap=50)
 
 
-TINY = LMConfig(arch="transformer", emb=8, hidden=8, dropout=0.0, bptt=6, batch_size=4,
+TINY = LMConfig(arch="transformer", dim=8, hidden=8, dropout=0.0, bptt=6, batch_size=4,
                 lr=0.01, epochs=1)
 
 
@@ -169,7 +169,7 @@ def test_lm_config_defaults_follow_the_architecture():
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(arch="rnn"), "unknown arch 'rnn'; choose one of lstm, transformer"),
-    (dict(arch="transformer", hidden=32), r"one width: hidden \(32\) must equal emb \(64\)"),
+    (dict(arch="transformer", hidden=32), r"one width: hidden \(32\) must equal dim \(64\)"),
     (dict(arch="transformer", heads=3), r"width \(64\) must be a multiple of heads \(3\)"),
     (dict(arch="transformer", init="xavier"), "unknown init 'xavier'"),
     (dict(arch="transformer", heads=0), "heads must be a whole number >= 1"),
@@ -181,9 +181,9 @@ def test_bad_transformer_configs_are_one_clear_sentence(kwargs, message):
 
 
 def test_build_lm_builds_the_model_the_config_names():
-    from tying_utils.lm import RecurrentLM
+    from tying_utils.recurrent_lm import RecurrentLM
 
-    assert isinstance(build_lm(LMConfig(emb=8, hidden=8), 20, True), RecurrentLM)
+    assert isinstance(build_lm(LMConfig(dim=8, hidden=8), 20, True), RecurrentLM)
     model = build_lm(dataclasses.replace(TINY, init="t5", layers=3), 20, False)
     assert isinstance(model, TransformerLM) and len(model.blocks) == 3 and model.init == "t5"
     assert model.context == TINY.bptt
@@ -229,8 +229,8 @@ def test_compare_variants_size_matches_the_transformer(tiny_data):
     runs = compare_variants(tiny_data, TINY, seeds=[0], progress=False, device="cpu")
     vocab = len(tiny_data.vocab)
     small = runs["untied_size_matched"][0]
-    assert small.emb == size_matched_width(vocab, 8, 2, 2, TINY.bptt)
-    assert small.emb == size_matched_config(TINY, vocab).emb
+    assert small.dim == size_matched_width(vocab, 8, 2, 2, TINY.bptt)
+    assert small.dim == size_matched_config(TINY, vocab).dim
     assert runs["tied"][0].parameters < runs["untied"][0].parameters
 
 
@@ -267,7 +267,7 @@ def test_zero_crossings_interpolate_along_the_share():
 def test_run_sweep_trains_every_width_seed_and_variant(tiny_data):
     result = run_sweep(tiny_data, TINY, widths=[4, 8], seeds=2, progress=False, device="cpu")
     assert result["config"]["widths"] == [4, 8] and result["config"]["seeds"] == [0, 1]
-    assert "emb" not in result["config"] and result["config"]["arch"] == "transformer"
+    assert not {"dim", "emb"} & set(result["config"]) and result["config"]["arch"] == "transformer"
     first = result["points"][0]
     vocab = len(tiny_data.vocab)
     assert first["width"] == 4 and first["embedding_share"] == pytest.approx(

@@ -1,9 +1,9 @@
 """tying_utils: the helper package of the weight-tying notebook course.
 
 Each module's docstring names the notebook that introduces it. Data flows one way:
-tasks → train → stats → plots / explorer / command line, and corpus → models → lm_training →
-notebooks / command line; `tying` and `models` need nothing else, and no library module imports
-the command line (`cli`).
+tasks → train → stats → plots / explorer / command line, and corpus → recurrent_lm, transformer →
+lm_training → notebooks / command line; `tying` and `toy_models` need nothing else, and no library
+module imports the command line (`cli`).
 
 `import tying_utils` imports the public names below (and so PyTorch). The command line,
 `python -m tying_utils`, does not: it imports only what its command needs, so `--help` answers
@@ -20,10 +20,10 @@ _PUBLIC = {
     "load_corpus": "corpus", "prepare": "corpus",
     "ReplicaReport": "replicas", "check_replicas": "replicas",  # notebook 08
     "Explorer": "explorer_widget", "explorer": "explorer_widget",  # explorer(): notebook 04
-    "RecurrentLM": "lm",
+    "RecurrentLM": "recurrent_lm",
     "LMConfig": "lm_training", "compare_variants": "lm_training", "perplexity": "lm_training",
     "run_sweep": "lm_training", "train_lm": "lm_training",
-    "EmbedHead": "models", "SeedTied": "models", "SeedUntied": "models",
+    "EmbedHead": "toy_models", "SeedTied": "toy_models", "SeedUntied": "toy_models",
     "set_threads": "runtime",
     "PairedSummary": "stats", "area_under_curve": "stats", "bootstrap_ci": "stats",
     "compare_curves": "stats", "default_threshold": "stats", "final_loss": "stats",

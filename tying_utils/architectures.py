@@ -9,7 +9,7 @@ uses. A record holds
 - `defaults` and `ranges`: what `None` means for `layers`, `lr` and `clip`, and the sizes it reads
   with the `(lowest, highest)` each may be on the command line (options.py's plain numbers);
   `own_options`, the settings only this architecture reads;
-- `build(config, vocab, tied)`: the model (lm.py's `RecurrentLM`, transformer.py's
+- `build(config, vocab, tied)`: the model (recurrent_lm.py's `RecurrentLM`, transformer.py's
   `TransformerLM`); `parameter_count(config, vocab, tied)`: its unique parameters, by formula;
   `size_matched_width(config, vocab)`: the width of the untied model as large as the tied one;
 - `optimizer(parameters, lr)`: plain SGD for the LSTM (Zaremba et al. 2014, PyTorch's
@@ -74,25 +74,25 @@ class Architecture:
             batch_size=config.batch_size, bptt=config.bptt, seeds=seeds)
 
 
-# --- the recurrent model (lm.py), notebook 05 -----------------------------------------------------
+# --- the recurrent model (recurrent_lm.py), notebook 05 -------------------------------------------
 
 def _build_recurrent(config, vocab: int, tied: bool):
-    from .lm import RecurrentLM
+    from .recurrent_lm import RecurrentLM
 
-    return RecurrentLM(vocab, config.emb, config.hidden, tied, config.cell, config.layers,
+    return RecurrentLM(vocab, config.dim, config.hidden, tied, config.cell, config.layers,
                        config.dropout)
 
 
 def _count_recurrent(config, vocab: int, tied: bool) -> int:
-    from .lm import lm_parameter_count
+    from .recurrent_lm import lm_parameter_count
 
-    return lm_parameter_count(vocab, config.emb, config.hidden, tied, config.cell, config.layers)
+    return lm_parameter_count(vocab, config.dim, config.hidden, tied, config.cell, config.layers)
 
 
 def _matched_recurrent(config, vocab: int) -> int:
-    from .lm import size_matched_dim
+    from .recurrent_lm import size_matched_dim
 
-    return size_matched_dim(vocab, config.emb, config.cell, config.layers)
+    return size_matched_dim(vocab, config.dim, config.cell, config.layers)
 
 
 def _describe_recurrent(config) -> str:
@@ -105,27 +105,27 @@ def _describe_recurrent(config) -> str:
 def _build_transformer(config, vocab: int, tied: bool):
     from .transformer import TransformerLM
 
-    return TransformerLM(vocab, config.emb, tied, config.layers, config.heads, config.bptt,
+    return TransformerLM(vocab, config.dim, tied, config.layers, config.heads, config.bptt,
                          config.init, config.dropout)
 
 
 def _count_transformer(config, vocab: int, tied: bool) -> int:
     from .transformer import transformer_parameter_count
 
-    return transformer_parameter_count(vocab, config.emb, tied, config.layers, config.bptt)
+    return transformer_parameter_count(vocab, config.dim, tied, config.layers, config.bptt)
 
 
 def _matched_transformer(config, vocab: int) -> int:
     from .transformer import size_matched_width
 
-    return size_matched_width(vocab, config.emb, config.layers, config.heads, config.bptt)
+    return size_matched_width(vocab, config.dim, config.layers, config.heads, config.bptt)
 
 
 def _check_transformer(config) -> None:
-    if config.hidden != config.emb:
-        raise ValueError(f"a Transformer has one width: hidden ({config.hidden}) must equal emb "
-                         f"({config.emb}).")
-    check_heads(config.emb, config.heads)
+    if config.hidden != config.dim:
+        raise ValueError(f"a Transformer has one width: hidden ({config.hidden}) must equal dim "
+                         f"({config.dim}).")
+    check_heads(config.dim, config.heads)
     check_choice("init", config.init, CONVENTION_NAMES)
 
 
@@ -138,14 +138,14 @@ def _describe_transformer(config) -> str:
 ARCHITECTURES = {
     "lstm": Architecture(
         "lstm", "SGD", _build_recurrent, _count_recurrent, _matched_recurrent,
-        lambda c: lm_memory.recurrent_activations(c.emb, c.hidden, c.layers, CELL_GATES[c.cell]),
+        lambda c: lm_memory.recurrent_activations(c.dim, c.hidden, c.layers, CELL_GATES[c.cell]),
         lambda c: None, _describe_recurrent,
-        sizes=("emb", "layers", "bptt", "batch_size", "epochs"), own_options=("cell",)),
+        sizes=("dim", "layers", "bptt", "batch_size", "epochs"), own_options=("cell",)),
     "transformer": Architecture(
         "transformer", "Adam", _build_transformer, _count_transformer, _matched_transformer,
-        lambda c: lm_memory.transformer_activations(c.emb, c.layers, c.heads, c.bptt),
+        lambda c: lm_memory.transformer_activations(c.dim, c.layers, c.heads, c.bptt),
         _check_transformer, _describe_transformer,
-        sizes=("emb", "layers", "heads", "bptt", "batch_size", "epochs"),
+        sizes=("dim", "layers", "heads", "bptt", "batch_size", "epochs"),
         own_options=("heads", "init")),
 }
 

@@ -1,9 +1,10 @@
 """The checks every size and setting of the package goes through, each failing with one sentence
 that names the value, says what was wrong and what is allowed.
 
-Imports only the standard library (no PyTorch), so the models (models.py, lm.py, transformer.py),
-the trainers (train.py, lm_training.py) and the command line share them; the ranges they check
-against are the plain numbers of options.py. Used by notebooks 02-09 through those modules.
+Imports only the standard library (no PyTorch), so the models (toy_models.py, recurrent_lm.py,
+transformer.py), the trainers (train.py, lm_training.py) and the command line share them; the
+ranges they check against are the plain numbers of options.py. Used by notebooks 02-09 through
+those modules.
 
 - `check_whole(name, value, low=1, high=None)`: a whole number (a Python int, not a bool) from
   `low` to `high` (no highest when None);
@@ -11,15 +12,17 @@ against are the plain numbers of options.py. Used by notebooks 02-09 through tho
 - `check_in_range(name, value, (low, high))`: `check_whole` against a range of options.py;
 - `check_positive(name, value)`: a finite number above 0; `check_dropout(value)`: in [0, 1);
 - `check_heads(width, heads)`: a width that the number of attention heads divides;
-- `check_choice(name, value, allowed)`: one of the names allowed.
+- `check_choice(name, value, allowed)`: one of the names allowed;
+- `renamed_keywords(old=new, ...)`: a function that also takes its parameters' old names.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 __all__ = ["check_whole", "check_wholes", "check_in_range", "check_positive", "check_dropout",
-           "check_heads", "check_choice"]
+           "check_heads", "check_choice", "renamed_keywords"]
 
 
 def check_whole(name: str, value, low: int = 1, high: int | None = None, *,
@@ -73,3 +76,20 @@ def check_choice(name: str, value, allowed) -> None:
     """`value` must be one of `allowed` (names)."""
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}.")
+
+
+def renamed_keywords(**old_to_new: str):
+    """Let a function (or `__init__`) take its parameters' old names as keywords too:
+    `@renamed_keywords(emb="dim")` makes `f(emb=8)` mean `f(dim=8)`; giving both is a TypeError."""
+    def wrap(function):
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{function.__qualname__} got both {new} and {old}, its "
+                                        f"old name; give {new} alone.")
+                    kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+        return call
+    return wrap

@@ -99,7 +99,7 @@ class FactorialConfig:
             raise ValueError("epochs, evals_per_epoch and the seeds must each be at least 1.")
 
     def lm_config(self, arch: str, lr: float) -> LMConfig:
-        return LMConfig(arch=arch, emb=self.width, hidden=self.width, lr=lr,
+        return LMConfig(arch=arch, dim=self.width, hidden=self.width, lr=lr,
                         epochs=self.epochs, init=self.init)
 
 
@@ -150,7 +150,7 @@ def _train(data, spec, config, device) -> dict:
                   for k in range(1, config.evals_per_epoch + 1)}
     shares = _GradientShares(len(data.vocab), device) if tied else None
     hook = shares.watch(model) if tied else None
-    record = {**dataclasses.asdict(spec), "vocab": len(data.vocab), "width": lm.emb,
+    record = {**dataclasses.asdict(spec), "vocab": len(data.vocab), "width": lm.dim,
               "parameters": count_parameters(model).unique, "curve": [], "valid_ppl_per_epoch": []}
     if tied:
         record.update(output_grad_share=[], output_grad_share_by_bucket=[])

@@ -27,27 +27,27 @@ LM_MEMORY_LIMIT = 8_000_000_000  # bytes: what a laptop with 16 GB can give one 
 BYTES_PER_NUMBER = 4  # float32
 # What to give instead when one part is the largest (the `lm` and `sweep` options' names).
 MEMORY_ADVICE = {
-    "the parameters": "give a smaller --emb, --vocab-cap or --layers",
-    "the activations": "give a smaller --batch-size, --bptt, --emb or --layers",
+    "the parameters": "give a smaller --dim, --vocab-cap or --layers",
+    "the activations": "give a smaller --batch-size, --bptt, --dim or --layers",
     "the logits": "give a smaller --batch-size, --bptt or --vocab-cap",
-    "the trained models": "give fewer --seeds, or a smaller --emb or --vocab-cap",
+    "the trained models": "give fewer --seeds, or a smaller --dim or --vocab-cap",
 }
 
 
-def recurrent_activations(emb: int, hidden: int, layers: int, gates: int) -> int:
+def recurrent_activations(dim: int, hidden: int, layers: int, gates: int) -> int:
     """Numbers kept per token by a recurrent model: the embedding and its dropout mask
-    (2 · emb), per layer the gates and the cell's states ((gates + 3) · hidden), the output and
+    (2 · dim), per layer the gates and the cell's states ((gates + 3) · hidden), the output and
     its dropout mask (2 · hidden)."""
-    return 2 * emb + layers * (gates + 3) * hidden + 2 * hidden
+    return 2 * dim + layers * (gates + 3) * hidden + 2 * hidden
 
 
-def transformer_activations(width: int, layers: int, heads: int, bptt: int) -> int:
+def transformer_activations(dim: int, layers: int, heads: int, bptt: int) -> int:
     """Numbers kept per token by a Transformer (width d): 3d outside the blocks, and per block
     two LayerNorms' inputs and outputs (4d), queries, keys and values (3d), the attention's
     output and projection (2d), the MLP's hidden layer before and after GELU (8d), its output
     (d) and two dropout masks (2d), plus one attention weight per head and earlier token
     (heads · bptt)."""
-    return 3 * width + layers * (20 * width + heads * bptt)
+    return 3 * dim + layers * (20 * dim + heads * bptt)
 
 
 def memory_parts(*, vocab: int, tied_parameters: int, untied_parameters: int,

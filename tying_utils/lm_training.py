@@ -6,8 +6,8 @@ commands use it too.
 - `perplexity`: exp of the mean cross-entropy per token, the state carried from chunk to chunk
   (a Transformer carries none: each chunk is its whole context).
 - `LMConfig`, `build_lm`: one training setup, and the model it names (`arch` "lstm", the
-  `RecurrentLM` of lm.py, or "transformer", the `TransformerLM` of transformer.py): what differs
-  between the two is their record in architectures.py, read here and by the command line.
+  `RecurrentLM` of recurrent_lm.py, or "transformer", the `TransformerLM` of transformer.py): what
+  differs between the two is their record in architectures.py, read here and by the command line.
 - `train_lm`, `compare_variants`: the LSTM with SGD and gradient clipping (as in Zaremba et al.
   2014, the setting Press & Wolf 2017 build on), the Transformer with Adam; perplexity per epoch,
   and optionally how each embedding row moved: how many steps changed it, and how far
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .architectures import ARCHITECTURES, architecture
-from .checks import check_choice, check_dropout, check_positive, check_wholes
+from .checks import check_choice, check_dropout, check_positive, check_wholes, renamed_keywords
 from .corpus import LMData, Vocabulary, batchify, bptt_chunks
 from .options import ARCH_DEFAULTS, ARCHS, CELL_GATES, EVAL_BATCH, LM_DEFAULTS
 from .plots import plot_sweep  # re-exported, as T_975 and paired_interval: notebooks 05 and 06
@@ -117,7 +117,12 @@ class LMConfig:
     CPU); batch 20, bptt 35, lr 20, clip 0.25 and dropout 0.2 are the defaults of PyTorch's
     word_language_model example. Notebook 05 uses smaller sizes to fit its time budget.
 
-    `arch="transformer"` trains a `TransformerLM` of width `emb` (which `hidden` must equal),
+    `dim` is the embedding width d: the (V, d) matrix that tying shares. `hidden` is the LSTM's
+    own hidden size, a different number; tying needs hidden == dim (or a projection between
+    them, which this model has not), so both default to 64. `emb`, the old name of `dim`, is
+    still accepted (`LMConfig(emb=32)` is `LMConfig(dim=32)`, and `config.emb` reads `dim`).
+
+    `arch="transformer"` trains a `TransformerLM` of width `dim` (which `hidden` must equal),
     `layers` blocks, `heads` attention heads, initialised by the convention `init`, with Adam;
     it reads each chunk of `bptt` tokens as its context. `layers`, `lr` and `clip` left at None
     take the architecture's values from `ARCH_DEFAULTS`; `cell` is the LSTM's only, `heads` and
@@ -125,8 +130,8 @@ class LMConfig:
     `arch` then: `dataclasses.replace(LMConfig(), arch="transformer")` keeps SGD's lr of 20.
     """
 
-    emb: int = LM_DEFAULTS["emb"]  # 64
-    hidden: int = LM_DEFAULTS["hidden"]  # 64
+    dim: int = LM_DEFAULTS["dim"]  # 64, the embedding width d
+    hidden: int = LM_DEFAULTS["hidden"]  # 64, the LSTM's own size (tying needs it == dim)
     cell: str = LM_DEFAULTS["cell"]  # "lstm"
     layers: int | None = None  # None: 1 LSTM layer, 2 Transformer blocks
     dropout: float = LM_DEFAULTS["dropout"]  # 0.2
@@ -145,7 +150,7 @@ class LMConfig:
         for name, value in record.defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)  # frozen: set once, here
-        check_wholes(emb=self.emb, hidden=self.hidden, layers=self.layers, bptt=self.bptt,
+        check_wholes(dim=self.dim, hidden=self.hidden, layers=self.layers, bptt=self.bptt,
                      batch_size=self.batch_size, epochs=self.epochs, heads=self.heads)
         check_choice("cell", self.cell, CELL_GATES)
         check_dropout(self.dropout)
@@ -157,6 +162,15 @@ class LMConfig:
         """The architecture and optimizer in one line (the table's header)."""
         return ARCHITECTURES[self.arch].describe(self)
 
+    @property
+    def emb(self) -> int:
+        """The old name of `dim`."""
+        return self.dim
+
+
+# `LMConfig(emb=…)`, the old name of `dim`, keeps working (dataclasses.replace takes `dim=`)
+LMConfig.__init__ = renamed_keywords(emb="dim")(LMConfig.__init__)
+
 
 def build_lm(config: LMConfig, vocab: int, tied: bool) -> nn.Module:
     """The model `config` names, with `vocab` words, tied or not (seed the generator first)."""
@@ -167,7 +181,7 @@ def size_matched_config(config: LMConfig, vocab: int) -> LMConfig:
     """`config` with the width of the untied model whose parameter count is closest to the tied
     model's (`size_matched_dim` for the LSTM, `size_matched_width` for the Transformer)."""
     small = ARCHITECTURES[config.arch].size_matched_width(config, vocab)
-    return dataclasses.replace(config, emb=small, hidden=small)
+    return dataclasses.replace(config, dim=small, hidden=small)
 
 
 @dataclass
@@ -177,7 +191,7 @@ class LMRun:
 
     tied: bool
     seed: int
-    emb: int
+    dim: int  # the embedding width d (`emb` before; `run.emb` still reads it)
     hidden: int
     parameters: int
     train_ppl: list[float] = field(default_factory=list)
@@ -189,6 +203,11 @@ class LMRun:
     # lengths of those changes, and the length of its total change (see train_lm)
     row_updates: dict[str, dict[str, np.ndarray]] | None = None
     model: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def emb(self) -> int:
+        """The old name of `dim`."""
+        return self.dim
 
 
 def train_lm(data: LMData, config: LMConfig, tied: bool, seed: int,
@@ -227,10 +246,10 @@ def _train(data, config, tied, seed, record_updates, progress, device) -> LMRun:
     moved = {name: {"steps": torch.zeros(len(data.vocab), dtype=torch.long, device=device),
                     "path": torch.zeros(len(data.vocab), dtype=torch.float64, device=device)}
              for name in tracked}
-    run = LMRun(tied, seed, config.emb, config.hidden, count_parameters(model).unique)
+    run = LMRun(tied, seed, config.dim, config.hidden, count_parameters(model).unique)
     steps_per_epoch = math.ceil((train.shape[1] - 1) / config.bptt)
     bar = tqdm(total=config.epochs * steps_per_epoch, disable=not progress, leave=False,
-               desc=f"{'tied' if tied else 'untied'} d={config.emb} seed {seed}")
+               desc=f"{'tied' if tied else 'untied'} d={config.dim} seed {seed}")
     start = time.perf_counter()
     for _ in range(config.epochs):
         model.train()
@@ -281,9 +300,9 @@ def compare_variants(data: LMData, config: LMConfig, seeds, record_updates: bool
     the tied model's parameter count, for every seed; returns variant → runs (one per seed)."""
     from tqdm.auto import tqdm
 
-    if config.emb != config.hidden:
+    if config.dim != config.hidden:
         raise ValueError(f"tying needs the hidden size to equal the embedding size, got hidden "
-                         f"{config.hidden} and embedding {config.emb}.")
+                         f"{config.hidden} and embedding {config.dim}.")
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("compare_variants needs at least one seed.")
@@ -308,7 +327,7 @@ def lm_results_json(runs: dict[str, list[LMRun]], data: LMData, config: LMConfig
     for variant in VARIANTS:
         group = runs[variant]
         result[variant] = {
-            "emb": group[0].emb,
+            "dim": group[0].dim,  # "emb" in results written before (reports.dim_of reads both)
             "hidden": group[0].hidden,
             "parameters": group[0].parameters,
             "valid_ppl": [r.valid_ppl[-1] for r in group],
@@ -332,10 +351,10 @@ def sweep_point(runs: dict[str, list[LMRun]], vocab: int) -> dict:
     parameters: the fraction of the untied model that tying removes."""
     tied, untied = runs["tied"][0], runs["untied"][0]
     point = {
-        "width": tied.emb,
-        "size_matched_width": runs["untied_size_matched"][0].emb,
+        "width": tied.dim,
+        "size_matched_width": runs["untied_size_matched"][0].dim,
         "parameters": {v: runs[v][0].parameters for v in VARIANTS},
-        "embedding_share": vocab * tied.emb / untied.parameters,
+        "embedding_share": vocab * tied.dim / untied.parameters,
         "seeds": [r.seed for r in runs["tied"]],
         "valid_ppl": {v: [r.valid_ppl[-1] for r in runs[v]] for v in VARIANTS},
         "test_ppl": {v: [r.test_ppl for r in runs[v]] for v in VARIANTS},
@@ -351,7 +370,7 @@ def sweep_point(runs: dict[str, list[LMRun]], vocab: int) -> dict:
 def run_sweep(data: LMData, config: LMConfig, widths, seeds, progress: bool = True,
               device=None) -> dict:
     """Notebook 06's question, when does tying pay: for every width d in `widths` train the
-    tied, untied and size-matched untied models that `config` describes (with emb = hidden = d)
+    tied, untied and size-matched untied models that `config` describes (with dim = hidden = d)
     for every seed, and return the JSON the `sweep` command writes: the configuration, one
     `sweep_point` per width, and the seconds it took (wall clock, and CPU time: on one thread
     and a busy machine the second says what the first would be on an idle one)."""
@@ -361,13 +380,13 @@ def run_sweep(data: LMData, config: LMConfig, widths, seeds, progress: bool = Tr
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not widths or not seeds:
         raise ValueError("a sweep needs at least one width and one seed.")
-    configs = [dataclasses.replace(config, emb=w, hidden=w) for w in widths]  # checks each width
+    configs = [dataclasses.replace(config, dim=w, hidden=w) for w in widths]  # checks each width
     start, start_cpu = time.perf_counter(), time.process_time()
     points = []
     for setup in tqdm(configs, disable=not progress, desc="widths"):
         runs = compare_variants(data, setup, seeds, progress=False, device=device)
         points.append(sweep_point(runs, len(data.vocab)))
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("emb", "hidden")}
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("dim", "hidden")}
     return {
         "config": {**settings, "widths": widths, "seeds": seeds, "corpus": data.corpus.name,
                    "corpus_sha256": data.corpus.sha256, "vocab": len(data.vocab)},

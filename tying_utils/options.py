@@ -2,8 +2,8 @@
 heavy (no PyTorch), so that `python -m tying_utils --help` and `… COMMAND --help` answer at once.
 
 The modules that implement these choices import them from here, so each is written once:
-tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), lm.py (`CELL_GATES`), transformer.py
-(`CONVENTION_NAMES`), lm_training.py and architectures.py (`ARCHS`, `ARCH_DEFAULTS`,
+tasks.py (`TASKS`), train.py (`LOSSES`, `INITS`, `LIMITS`), recurrent_lm.py (`CELL_GATES`),
+transformer.py (`CONVENTION_NAMES`), lm_training.py and architectures.py (`ARCHS`, `ARCH_DEFAULTS`,
 `LM_DEFAULTS`, `EVAL_BATCH`), the explorer (`EXPLORER_RANGES`) and the command line (`TOY_RANGES`,
 `LM_RANGES`, `LM_REAL_RANGES`). Every range is plain numbers: a whole-number one is
 `(lowest, highest)`, both allowed, and `check_whole` and its family (checks.py) hold a value to it;
@@ -31,7 +31,7 @@ EXPLORER_RANGES = {name: (TOY_RANGES[name][0], high) for name, high in
                    (("vocab", 1000), ("dim", 256), ("steps", 20_000), ("seeds", 2000))}
 
 # The language models (notebooks 05-06, the `lm` and `sweep` commands).
-CELL_GATES = {"lstm": 4, "gru": 3}  # the recurrent cells lm.py builds, and their gates
+CELL_GATES = {"lstm": 4, "gru": 3}  # the recurrent cells recurrent_lm.py builds, and their gates
 CONVENTION_NAMES = ("gpt2", "vaswani", "t5", "pytorch", "pytorch-head")  # transformer.py's
 ARCHS = ("lstm", "transformer")
 # What `None` means for `layers`, `lr` and `clip`, per architecture. The LSTM's are those of
@@ -40,13 +40,13 @@ ARCHS = ("lstm", "transformer")
 ARCH_DEFAULTS = {"lstm": {"layers": 1, "lr": 20.0, "clip": 0.25},
                  "transformer": {"layers": 2, "lr": 3e-3, "clip": 1.0}}
 # LMConfig's other defaults: those of the `lm` command (lm_training.LMConfig explains them).
-LM_DEFAULTS = {"emb": 64, "hidden": 64, "cell": "lstm", "dropout": 0.2, "bptt": 35,
+LM_DEFAULTS = {"dim": 64, "hidden": 64, "cell": "lstm", "dropout": 0.2, "bptt": 35,
                "batch_size": 20, "epochs": 6, "arch": "lstm", "heads": 2, "init": "gpt2"}
 EVAL_BATCH = 10  # rows of text read side by side when measuring perplexity
 # What one `lm` or `sweep` option may be: generous enough for a Penn-Treebank-sized model (a
 # vocabulary of 10,000, 650 units, 2 layers, 40 epochs); the memory estimate (lm_memory.py) then
 # checks the run as a whole. `width` is the sweep's `--widths`, `heads` the Transformer's.
-LM_RANGES = {"seeds": (1, 100), "epochs": (1, 1000), "emb": (1, 4096), "vocab_cap": (2, 1_000_000),
+LM_RANGES = {"seeds": (1, 100), "epochs": (1, 1000), "dim": (1, 4096), "vocab_cap": (2, 1_000_000),
              "layers": (1, 16), "bptt": (1, 4096), "batch_size": (1, 4096), "threads": (1, 1024),
              "heads": (1, 256), "width": (1, 4096)}
 # The options that take any number in a range: (low, high) and which ends are allowed, written

@@ -24,7 +24,7 @@ __all__ = ["VARIANTS", "VARIANT_LABELS", "WORDS", "steps_text", "steps_interval"
            "rounded", "interval_text", "signed_interval", "minus", "note_lines",
            "compare_summary", "lm_table", "sweep_table", "factorial_text", "compare_markdown",
            "lm_markdown", "lm_paired_markdown", "sweep_markdown", "factorial_markdown",
-           "real_models_markdown"]
+           "real_models_markdown", "dim_of"]
 
 # The three variants of a language-model comparison, in table order, and their printed names
 # (lm_training re-exports them; they are the keys of plots.COLORS).
@@ -34,6 +34,12 @@ VARIANT_LABELS = {"tied": "tied", "untied": "untied",
 
 
 # --- the pieces every table uses ---------------------------------------------------------------
+
+def dim_of(record: dict) -> int:
+    """The embedding width d in an `lm` result (its "config", or one variant's record): "dim"
+    since the rename, "emb" in the results written before it (docs/results/lm*.json)."""
+    return record["dim"] if "dim" in record else record["emb"]
+
 
 def steps_text(value) -> str:
     """Steps to a threshold: '620', or 'never' for a seed or median that never got there (null in
@@ -126,13 +132,13 @@ def lm_table(runs: dict, data, config) -> str:
     lines = [
         f"vocab={len(data.vocab)} {config.describe()} epochs={config.epochs} seeds={seeds} "
         f"(mean ± sd over seeds)",
-        f"{'variant':24}{'emb=hidden':>11}{'parameters':>12}{'valid ppl':>16}{'test ppl':>16}"
+        f"{'variant':24}{'dim=hidden':>11}{'parameters':>12}{'valid ppl':>16}{'test ppl':>16}"
         f"{'train ppl':>16}",
     ]
     for variant in VARIANTS:
         group = runs[variant]
         lines.append(
-            f"{VARIANT_LABELS[variant]:24}{group[0].emb:>11}{group[0].parameters:>12,}"
+            f"{VARIANT_LABELS[variant]:24}{group[0].dim:>11}{group[0].parameters:>12,}"
             f"{mean_sd([r.valid_ppl[-1] for r in group]):>16}"
             f"{mean_sd([r.test_ppl for r in group]):>16}"
             f"{mean_sd([r.train_ppl[-1] for r in group]):>16}"
@@ -198,8 +204,8 @@ WORDS = {
                         "name, `seed`).",
         "lm_header": "| variant | parameters | valid ppl | test ppl | train ppl |",
         "lm_variant": {"tied": "tied", "untied": "untied",
-                       "untied_size_matched": "untied, size-matched (d = {emb})"},
-        "lm_note": "Mean ± sd over {seeds} seeds; vocabulary {vocab}, embedding = hidden = {emb}, "
+                       "untied_size_matched": "untied, size-matched (d = {dim})"},
+        "lm_note": "Mean ± sd over {seeds} seeds; vocabulary {vocab}, embedding = hidden = {dim}, "
                    "{layers} {cell} layer{plural}, {epochs} epochs. From `docs/results/lm.json`, "
                    "written by `{command}`.",
         "paired_header": "| paired over {seeds} seeds | tied − untied [95% interval] | tied lower "
@@ -251,8 +257,8 @@ WORDS = {
                         "其中起点仍记作旧名 `seed`）。",
         "lm_header": "| 模型 | 参数量 | 验证集困惑度 | 测试集困惑度 | 训练集困惑度 |",
         "lm_variant": {"tied": "绑定", "untied": "不绑定",
-                       "untied_size_matched": "不绑定，参数量匹配（d = {emb}）"},
-        "lm_note": "{seeds} 个随机种子的均值 ± 标准差；词表 {vocab}，嵌入维度 = 隐藏维度 = {emb}，"
+                       "untied_size_matched": "不绑定，参数量匹配（d = {dim}）"},
+        "lm_note": "{seeds} 个随机种子的均值 ± 标准差；词表 {vocab}，嵌入维度 = 隐藏维度 = {dim}，"
                    "{layers} 层 {cell}，训练 {epochs} 轮。数据来自 `docs/results/lm.json`，"
                    "由 `{command}` 生成。",
         "paired_header": "| {seeds} 个成对的随机种子 | 绑定 − 不绑定 [95% 区间] | 绑定更低 "
@@ -334,11 +340,11 @@ def lm_markdown(result: dict, command: str, language: str = "en") -> str:
     rows = []
     for variant in VARIANTS:
         group = result[variant]
-        name = words["lm_variant"][variant].format(emb=group["emb"])
+        name = words["lm_variant"][variant].format(dim=dim_of(group))
         rows.append(f"| {name} | {group['parameters']:,} | {mean_sd(group['valid_ppl'])} | "
                     f"{mean_sd(group['test_ppl'])} | {mean_sd(group['train_ppl'])} |")
     note = words["lm_note"].format(
-        seeds=len(config["seeds"]), vocab=config["vocab"], emb=config["emb"],
+        seeds=len(config["seeds"]), vocab=config["vocab"], dim=dim_of(config),
         layers=config["layers"], plural="s" if config["layers"] != 1 else "",
         cell=config["cell"].upper(), epochs=config["epochs"], command=command)
     return _table(words["lm_header"], 5, rows, note, language)

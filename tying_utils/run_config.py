@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from .checks import check_in_range
-from .models import EmbedHead
 from .options import INIT_ALIASES, INITS, LIMITS, LOSSES, TOY_RANGES
 from .tasks import TASKS, make_batch
+from .toy_models import EmbedHead
 
 __all__ = ["RunConfig", "PairRun", "ManyRun", "VARIANTS", "LIMITS", "build_model",
            "starting_weights"]

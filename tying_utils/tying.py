@@ -2,7 +2,7 @@
 
 Introduced in notebook 02 (parameter_sharing); notebook 07 (tie_lifecycle) uses
 `shared_memory_groups` to tell a tie from an alias, and `audit.py` builds on this module. Used by
-every later notebook and by `models.py`.
+every later notebook and by `toy_models.py`.
 
 Weight tying makes the input embedding `nn.Embedding(V, d)` and the output layer `nn.Linear(d, V)`
 use one matrix. Both store it as a `(V, d)` tensor, so tying is one assignment:

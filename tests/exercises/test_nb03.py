@@ -18,7 +18,7 @@ from tying_utils.exercises import (
     check_paired_models,
     check_softmax_mse_gradient,
 )
-from tying_utils.models import SeedTied, SeedUntied
+from tying_utils.toy_models import SeedTied, SeedUntied
 
 
 def test_the_blog_heads_really_differ():

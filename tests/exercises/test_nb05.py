@@ -19,7 +19,7 @@ from tying_utils.exercises import (
     check_tied_lm_parameters,
     check_uniform_perplexity,
 )
-from tying_utils.lm import RecurrentLM, lm_parameter_count
+from tying_utils.recurrent_lm import RecurrentLM, lm_parameter_count
 
 
 def test_tied_lm_parameters_right(capsys):

@@ -17,7 +17,6 @@ import torch
 
 from tying_utils.corpus import batchify, bptt_chunks, load_corpus, prepare
 from tying_utils.factorial_analysis import cell_runs
-from tying_utils.lm import RecurrentLM, lm_parameter_count, size_matched_dim
 from tying_utils.lm_training import (
     VARIANTS,
     LMConfig,
@@ -25,6 +24,7 @@ from tying_utils.lm_training import (
     neighbour_overlap,
     paired_interval,
 )
+from tying_utils.recurrent_lm import RecurrentLM, lm_parameter_count, size_matched_dim
 
 ROOT = Path(__file__).resolve().parents[2]
 V, D, SEEDS = 1000, 32, [0, 1, 2]
@@ -37,7 +37,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def runs(data):
-    config = LMConfig(emb=D, hidden=D, epochs=4)
+    config = LMConfig(dim=D, hidden=D, epochs=4)
     return compare_variants(data, config, SEEDS, record_updates=True, progress=False, device="cpu")
 
 

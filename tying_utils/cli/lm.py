@@ -11,6 +11,7 @@ record, architectures.py, which lm_memory.py estimates from numbers) stays under
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,9 +54,12 @@ def add_parser(commands) -> None:
     add_option(p, "--seeds", LM_RANGES["seeds"], 3, "train seeds 0..N-1")
     add_option(p, "--epochs", LM_RANGES["epochs"], defaults.epochs,
                "passes over the training split")
-    add_option(p, "--emb", LM_RANGES["emb"], defaults.emb, "embedding size")
-    p.add_argument("--hidden", type=LM_RANGES["emb"], default=None,
-                   help=f"hidden size ({LM_RANGES['emb'].range}; default: the embedding size; "
+    add_option(p, "--dim", LM_RANGES["dim"], defaults.dim,
+               "embedding width d (called --emb before; both still work)")
+    p.add_argument("--emb", dest="dim", type=LM_RANGES["dim"],
+                   help=argparse.SUPPRESS)  # the old spelling of --dim
+    p.add_argument("--hidden", type=LM_RANGES["dim"], default=None,
+                   help=f"hidden size ({LM_RANGES['dim'].range}; default: the embedding width; "
                    "tying needs them equal)")
     add_option(p, "--vocab-cap", LM_RANGES["vocab_cap"], 2000, "vocabulary size, <unk> included")
     add_option(p, "--arch", str, "lstm", "the model: lstm, notebook 05's recurrent model, or "
@@ -87,14 +91,14 @@ def run(args) -> int:
     from ..corpus import load_corpus, prepare
     from ..lm_training import LMConfig, compare_variants, lm_results_json, lm_table
 
-    hidden = args.emb if args.hidden is None else args.hidden
-    if hidden != args.emb:
-        raise UsageError(f"tying needs --hidden to equal --emb, got --hidden {hidden} and "
-                         f"--emb {args.emb}.")
+    hidden = args.dim if args.hidden is None else args.hidden
+    if hidden != args.dim:
+        raise UsageError(f"tying needs --hidden to equal --dim, got --hidden {hidden} and "
+                         f"--dim {args.dim}.")
     check_device(args.device)
     check_outputs({"--json": args.json}, corpus_inputs(args.corpus))
     try:
-        config = LMConfig(emb=args.emb, hidden=hidden, cell=args.cell, layers=args.layers,
+        config = LMConfig(dim=args.dim, hidden=hidden, cell=args.cell, layers=args.layers,
                           dropout=args.dropout, bptt=args.bptt, batch_size=args.batch_size,
                           lr=args.lr, clip=args.clip, epochs=args.epochs, arch=args.arch,
                           **transformer_settings(args))

@@ -138,11 +138,11 @@ def sweep_arguments(argv: list[str]) -> argparse.Namespace:
 
 
 def sweep_config(args) -> LMConfig:
-    """The Transformer setup every width of the sweep shares (emb = hidden = the first width)."""
+    """The Transformer setup every width of the sweep shares (dim = hidden = the first width)."""
     from ..lm_training import LMConfig
 
     try:
-        configs = [LMConfig(arch="transformer", emb=width, hidden=width, layers=args.layers,
+        configs = [LMConfig(arch="transformer", dim=width, hidden=width, layers=args.layers,
                             heads=args.heads, init=args.init, dropout=args.dropout,
                             bptt=args.bptt, batch_size=args.batch_size, lr=args.lr,
                             clip=args.clip, epochs=args.epochs) for width in args.widths]
@@ -190,9 +190,9 @@ def run(args) -> int:
     data = prepare(load_corpus(args.corpus), args.vocab_cap)
     widest = max(args.widths)
     try:  # the widest model needs the most memory
-        check_lm_limits(args, dataclasses.replace(config, emb=widest, hidden=widest), data)
+        check_lm_limits(args, dataclasses.replace(config, dim=widest, hidden=widest), data)
     except UsageError as error:
-        raise UsageError(str(error).replace("--emb", "--widths")) from None
+        raise UsageError(str(error).replace("--dim", "--widths")) from None
     print(data.corpus.describe())
     threads = runtime.choose_threads("lm")[0]
     result = run_sweep(data, config, args.widths, args.seeds, progress=not args.no_progress,

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models import SeedTied, SeedUntied
+from ..toy_models import SeedTied, SeedUntied
 from ..train import RunConfig, build_model
 from .core import _verdict, call_answer, exercise_checker
 

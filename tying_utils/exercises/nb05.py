@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..lm import lm_parameter_count
+from ..recurrent_lm import lm_parameter_count
 from .core import _as_int_tuple, _as_number, _verdict, exercise_checker
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for tying_utils/models.py: SeedUntied, SeedTied (the blog's models) and EmbedHead."""
+"""Unit tests for tying_utils/toy_models.py: SeedUntied, SeedTied (the blog's models), EmbedHead."""
 
 from __future__ import annotations
 
@@ -117,3 +117,11 @@ def test_embed_head_rejects_bad_sizes_in_one_sentence(vocab, dim):
     with pytest.raises(ValueError, match=r"EmbedHead needs (vocab|dim) to be a whole number >= 1, "
                                          r"got .+\.$"):
         EmbedHead(vocab, dim, tied=True)
+
+
+def test_the_old_module_name_still_imports():
+    """models.py is toy_models.py's old name: imports from it keep working."""
+    from tying_utils import models, toy_models
+
+    assert (models.SeedUntied, models.SeedTied, models.EmbedHead) == \
+        (toy_models.SeedUntied, toy_models.SeedTied, toy_models.EmbedHead)
