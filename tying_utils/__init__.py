@@ -2,8 +2,8 @@
 
 Each module's docstring names the notebook that introduces it. Data flows one way:
 tasks → train → stats → plots / explorer / command line, and corpus → recurrent_lm, transformer →
-lm_training → notebooks / command line; `tying` and `toy_models` need nothing else, and no library
-module imports the command line (`cli`).
+lm_training → notebooks / command line; `tying` and `toy_models` need nothing else of the package
+but `checks`, and no library module imports the command line (`cli`).
 
 `import tying_utils` imports the public names below (and so PyTorch). The command line,
 `python -m tying_utils`, does not: it imports only what its command needs, so `--help` answers

@@ -87,8 +87,9 @@ def renamed_keywords(**old_to_new: str):
             for old, new in old_to_new.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise TypeError(f"{function.__qualname__} got both {new} and {old}, its "
-                                        f"old name; give {new} alone.")
+                        raise TypeError(f"{function.__qualname__} got both {new} and {old} ({old} "
+                                        f"is {new}'s old name): give {new} alone; "
+                                        f"dataclasses.replace takes {new}= only.")
                     kwargs[new] = kwargs.pop(old)
             return function(*args, **kwargs)
         return call

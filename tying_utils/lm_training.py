@@ -118,9 +118,10 @@ class LMConfig:
     word_language_model example. Notebook 05 uses smaller sizes to fit its time budget.
 
     `dim` is the embedding width d: the (V, d) matrix that tying shares. `hidden` is the LSTM's
-    own hidden size, a different number; tying needs hidden == dim (or a projection between
+    own hidden size, a separate setting; tying needs hidden == dim (or a projection between
     them, which this model has not), so both default to 64. `emb`, the old name of `dim`, is
-    still accepted (`LMConfig(emb=32)` is `LMConfig(dim=32)`, and `config.emb` reads `dim`).
+    still accepted by the constructor (`LMConfig(emb=32)` is `LMConfig(dim=32)`, and `config.emb`
+    reads `dim`); `dataclasses.replace` takes `dim=` only.
 
     `arch="transformer"` trains a `TransformerLM` of width `dim` (which `hidden` must equal),
     `layers` blocks, `heads` attention heads, initialised by the convention `init`, with Adam;

@@ -26,7 +26,8 @@ INIT_RANGE = 0.1  # embedding and output weights start from U(-0.1, 0.1), as in 
 class RecurrentLM(nn.Module):
     """Embedding(V, dim) → dropout → LSTM or GRU (hidden) → dropout → Linear(hidden, V).
 
-    `dim` is the embedding width d; `hidden` is the recurrent cell's own size, a different number.
+    `dim` is the embedding width d; `hidden` is the recurrent cell's own size, a separate setting
+    (it may differ from `dim` only untied).
     Tied, the embedding and the head are one (V, dim) matrix, which needs hidden == dim
     (Press & Wolf 2017). Under one seed a tied and an untied model start with the same recurrent
     weights and the same head; the untied one also draws its own embedding. `emb=`, the old name
