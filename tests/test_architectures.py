@@ -11,13 +11,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tying_utils import checks, lm_memory, options
+from tying_utils import checks, lm_memory, options, recurrent_lm, transformer
 from tying_utils.architectures import ARCHITECTURES, architecture
 from tying_utils.cli.arguments import LM_RANGES, TRANSFORMER_RANGES
 from tying_utils.cli.lm import lm_memory_parts
 from tying_utils.lm_training import LMConfig, build_lm, size_matched_config
-from tying_utils.recurrent_lm import size_matched_dim
-from tying_utils.transformer import size_matched_width
 from tying_utils.tying import count_parameters
 
 CONFIGS = [
@@ -58,12 +56,12 @@ def test_the_record_counts_the_parameters_of_the_model_it_builds(sizes, tied):
 def test_the_size_matched_width_is_the_closest_untied_count(sizes):
     config, vocab = LMConfig(**sizes), 200
     record = ARCHITECTURES[config.arch]
-    width = record.size_matched_width(config, vocab)
+    width = record.size_matched_dim(config, vocab)
     if config.arch == "lstm":
-        assert width == size_matched_dim(vocab, config.dim, config.cell, config.layers)
+        assert width == recurrent_lm.size_matched_dim(vocab, config.dim, config.cell, config.layers)
     else:
-        assert width == size_matched_width(vocab, config.dim, config.layers, config.heads,
-                                           config.bptt)
+        assert width == transformer.size_matched_dim(vocab, config.dim, config.layers,
+                                                     config.heads, config.bptt)
         assert width % config.heads == 0
     matched = size_matched_config(config, vocab)
     assert (matched.dim, matched.hidden) == (width, width)

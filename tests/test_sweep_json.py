@@ -32,7 +32,7 @@ from tying_utils.cli.outputs import cpu_name
 from tying_utils.cli.sweep import sweep_arguments, sweep_command, sweep_config
 from tying_utils.corpus import load_corpus, prepare
 from tying_utils.lm_training import LMConfig, paired_interval, train_lm
-from tying_utils.transformer import size_matched_width, transformer_parameter_count
+from tying_utils.transformer import size_matched_dim, transformer_parameter_count
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = ROOT / "docs" / "sweep" / "sweep.json"
@@ -76,7 +76,7 @@ def test_every_point_is_consistent(sweep):
     config = sweep["config"]
     vocab, layers, heads, context = (config[k] for k in ("vocab", "layers", "heads", "bptt"))
     for width, point in zip(config["widths"], sweep["points"]):
-        matched = size_matched_width(vocab, width, layers, heads, context)
+        matched = size_matched_dim(vocab, width, layers, heads, context)
         assert point["width"] == width and point["size_matched_width"] == matched
         counts = {"tied": transformer_parameter_count(vocab, width, True, layers, context),
                   "untied": transformer_parameter_count(vocab, width, False, layers, context),

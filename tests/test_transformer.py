@@ -29,6 +29,7 @@ from tying_utils.lm_training import (
 from tying_utils.transformer import (
     CONVENTIONS,
     TransformerLM,
+    size_matched_dim,
     size_matched_width,
     transformer_parameter_count,
 )
@@ -133,7 +134,8 @@ def test_residual_stream_is_scaled_embedding_plus_position():
 
 @pytest.mark.parametrize("vocab, dim, heads", [(1000, 16, 2), (1000, 64, 2), (500, 32, 4)])
 def test_size_matched_width_is_the_closest_multiple_of_heads(vocab, dim, heads):
-    small = size_matched_width(vocab, dim, heads=heads)
+    small = size_matched_dim(vocab, dim, heads=heads)
+    assert size_matched_width is size_matched_dim  # its old name still works
     target = transformer_parameter_count(vocab, dim, True)
     count = lambda d: transformer_parameter_count(vocab, d, False)
     assert small % heads == 0 and small < dim
@@ -229,7 +231,7 @@ def test_compare_variants_size_matches_the_transformer(tiny_data):
     runs = compare_variants(tiny_data, TINY, seeds=[0], progress=False, device="cpu")
     vocab = len(tiny_data.vocab)
     small = runs["untied_size_matched"][0]
-    assert small.dim == size_matched_width(vocab, 8, 2, 2, TINY.bptt)
+    assert small.dim == size_matched_dim(vocab, 8, 2, 2, TINY.bptt)
     assert small.dim == size_matched_config(TINY, vocab).dim
     assert runs["tied"][0].parameters < runs["untied"][0].parameters
 

@@ -11,7 +11,7 @@ uses. A record holds
   `own_options`, the settings only this architecture reads;
 - `build(config, vocab, tied)`: the model (recurrent_lm.py's `RecurrentLM`, transformer.py's
   `TransformerLM`); `parameter_count(config, vocab, tied)`: its unique parameters, by formula;
-  `size_matched_width(config, vocab)`: the width of the untied model as large as the tied one;
+  `size_matched_dim(config, vocab)`: the width d of the untied model as large as the tied one;
 - `optimizer(parameters, lr)`: plain SGD for the LSTM (Zaremba et al. 2014, PyTorch's
   word_language_model example), Adam for the Transformer;
 - `memory_parts(config, vocab, seeds)`: the bytes a run needs, by part (lm_memory.py);
@@ -42,7 +42,7 @@ class Architecture:
     optimizer_name: str  # the class in torch.optim
     build: Callable = field(repr=False)
     parameter_count: Callable = field(repr=False)
-    size_matched_width: Callable = field(repr=False)
+    size_matched_dim: Callable = field(repr=False)
     activations_per_token: Callable = field(repr=False)  # lm_memory: numbers kept per token
     check: Callable = field(repr=False)
     describe: Callable = field(repr=False)
@@ -116,9 +116,9 @@ def _count_transformer(config, vocab: int, tied: bool) -> int:
 
 
 def _matched_transformer(config, vocab: int) -> int:
-    from .transformer import size_matched_width
+    from .transformer import size_matched_dim
 
-    return size_matched_width(vocab, config.dim, config.layers, config.heads, config.bptt)
+    return size_matched_dim(vocab, config.dim, config.layers, config.heads, config.bptt)
 
 
 def _check_transformer(config) -> None:

@@ -11,7 +11,7 @@ those modules.
 - `check_wholes(low=1, **values)`: `check_whole` for each, in order;
 - `check_in_range(name, value, (low, high))`: `check_whole` against a range of options.py;
 - `check_positive(name, value)`: a finite number above 0; `check_dropout(value)`: in [0, 1);
-- `check_heads(width, heads)`: a width that the number of attention heads divides;
+- `check_heads(dim, heads)`: a width d that the number of attention heads divides;
 - `check_choice(name, value, allowed)`: one of the names allowed;
 - `renamed_keywords(old=new, ...)`: a function that also takes its parameters' old names.
 """
@@ -65,10 +65,10 @@ def check_dropout(value) -> float:
     return value
 
 
-def check_heads(width: int, heads: int, *, name: str = "heads") -> None:
-    """Each attention head reads an equal slice of the width, so `heads` must divide it."""
-    if width % heads:
-        raise ValueError(f"the width ({width}) must be a multiple of {name} ({heads}): each "
+def check_heads(dim: int, heads: int, *, name: str = "heads") -> None:
+    """Each attention head reads an equal slice of the width `dim`, so `heads` must divide it."""
+    if dim % heads:
+        raise ValueError(f"the width ({dim}) must be a multiple of {name} ({heads}): each "
                          f"head reads an equal slice of it.")
 
 

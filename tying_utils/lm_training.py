@@ -180,8 +180,8 @@ def build_lm(config: LMConfig, vocab: int, tied: bool) -> nn.Module:
 
 def size_matched_config(config: LMConfig, vocab: int) -> LMConfig:
     """`config` with the width of the untied model whose parameter count is closest to the tied
-    model's (`size_matched_dim` for the LSTM, `size_matched_width` for the Transformer)."""
-    small = ARCHITECTURES[config.arch].size_matched_width(config, vocab)
+    model's (recurrent_lm.py's and transformer.py's `size_matched_dim`)."""
+    small = ARCHITECTURES[config.arch].size_matched_dim(config, vocab)
     return dataclasses.replace(config, dim=small, hidden=small)
 
 

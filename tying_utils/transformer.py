@@ -25,7 +25,7 @@ from torch import nn
 from .checks import check_choice, check_dropout, check_heads, check_wholes
 
 __all__ = ["CONVENTIONS", "Convention", "TransformerLM", "transformer_parameter_count",
-           "size_matched_width", "check_transformer_sizes"]
+           "size_matched_dim", "size_matched_width", "check_transformer_sizes"]
 
 STD = 0.02  # GPT-2's initializer_range: every other weight starts from N(0, 0.02²)
 
@@ -188,13 +188,16 @@ def transformer_parameter_count(vocab: int, dim: int, tied: bool, layers: int = 
     return (1 if tied else 2) * vocab * dim + context * dim + layers * block + 2 * dim
 
 
-def size_matched_width(vocab: int, dim: int, layers: int = 2, heads: int = 2, context: int = 35,
-                       mlp_ratio: int = 4) -> int:
+def size_matched_dim(vocab: int, dim: int, layers: int = 2, heads: int = 2, context: int = 35,
+                     mlp_ratio: int = 4) -> int:
     """The width d' (a multiple of `heads`, at most `dim`) of the untied model whose parameter
     count is closest to that of the tied model of width `dim`."""
     target = transformer_parameter_count(vocab, dim, True, layers, context, mlp_ratio)
     count = lambda d: transformer_parameter_count(vocab, d, False, layers, context, mlp_ratio)
     return min(range(heads, dim + 1, heads), key=lambda d: abs(count(d) - target))
+
+
+size_matched_width = size_matched_dim  # its old name (recurrent_lm.py's is size_matched_dim too)
 
 
 def check_transformer_sizes(**sizes) -> None:
