@@ -190,20 +190,23 @@ def test_setup_cell_is_its_imports_and_a_few_lines(path):
         f"{SETUP_OTHER_LINES}); move plumbing into the package: {other}")
 
 
+def _too_long(path, cell_type: str, size, limit: int) -> list[tuple[int, int]]:
+    """(cell index, size) of each cell of `cell_type` whose `size(source)` is over `limit`."""
+    cells = nbformat.read(path, as_version=4).cells
+    return [(number, size(cell.source)) for number, cell in enumerate(cells)
+            if cell.cell_type == cell_type and size(cell.source) > limit]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_code_cell_is_too_long_to_read(path):
-    long = [(number, len(cell.source.splitlines()))
-            for number, cell in enumerate(nbformat.read(path, as_version=4).cells)
-            if cell.cell_type == "code" and len(cell.source.splitlines()) > CODE_CELL_LINES]
+    long = _too_long(path, "code", lambda source: len(source.splitlines()), CODE_CELL_LINES)
     assert not long, (f"{path.name}: code cells over {CODE_CELL_LINES} lines (cell index, "
                       f"lines): {long}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_markdown_cell_is_too_long_to_read(path):
-    long = [(number, len(cell.source.split()))
-            for number, cell in enumerate(nbformat.read(path, as_version=4).cells)
-            if cell.cell_type == "markdown" and len(cell.source.split()) > MARKDOWN_CELL_WORDS]
+    long = _too_long(path, "markdown", lambda source: len(source.split()), MARKDOWN_CELL_WORDS)
     assert not long, (f"{path.name}: markdown cells over {MARKDOWN_CELL_WORDS} words (cell "
                       f"index, words): {long}; split them at a natural boundary")
 
