@@ -416,3 +416,14 @@ CLAIMS = {
 def test_prose_claims_hold_on_the_results(sentence):
     assert sentence in _prose(), "the sentence changed: update CLAIMS with it"
     assert CLAIMS[sentence](), f"the results no longer support: {sentence}"
+
+
+def test_notebook_04_quotes_the_explorer_time_of_the_performance_table():
+    """Notebook 04's "Try it yourself" quotes the explorer's median click from the README's
+    performance table; a new benchmark run must update both."""
+    import nbformat
+
+    quoted = _explorer_click().split(" s,")[0].lstrip("(")
+    notebook = nbformat.read(ROOT / "notebooks" / "04_loss_curves.ipynb", as_version=4)
+    text = "".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert f"({quoted} s, the median of 5 clicks in the README's performance table" in text
