@@ -11,7 +11,8 @@ uses. A record holds
   `own_options`, the settings only this architecture reads;
 - `build(config, vocab, tied)`: the model (recurrent_lm.py's `RecurrentLM`, transformer.py's
   `TransformerLM`); `parameter_count(config, vocab, tied)`: its unique parameters, by formula;
-  `size_matched_dim(config, vocab)`: the width d of the untied model as large as the tied one;
+  `size_matched_dim(config, vocab)`: the width d of the untied model whose parameter count is
+  closest to the tied one's;
 - `optimizer(parameters, lr)`: plain SGD for the LSTM (Zaremba et al. 2014, PyTorch's
   word_language_model example), Adam for the Transformer;
 - `memory_parts(config, vocab, seeds)`: the bytes a run needs, by part (lm_memory.py);

@@ -103,10 +103,10 @@ class FlatAdam:
     """`torch.optim.Adam` for one flat tensor of parameters and its gradient, with the same numbers.
 
     `step` runs `torch.optim.adam.adam(..., fused=True)`, the function that
-    `torch.optim.Adam(fused=True).step()` calls, with the lists it takes made once: the whole update
-    is one fused operation (PyTorch 2.4 and later have it for the CPU), without the optimizer's
-    bookkeeping at every step, which costs more than the update itself for the explorer's
-    100 seeds. Where PyTorch cannot run it on the CPU, `step` runs
+    `torch.optim.Adam(fused=True).step()` calls, with the lists it takes made once: the update is
+    one fused operation after the step count's increment (PyTorch 2.4 and later have it for the
+    CPU), without the optimizer's bookkeeping at every step, which costs more than the update
+    itself for the explorer's 100 seeds. Where PyTorch cannot run it on the CPU, `step` runs
     `step_written_out`: the same update as a few tensor operations, in the order of PyTorch's
     default (single-tensor) Adam. Read that one to see what Adam does; tests hold each to
     `torch.optim.Adam` bit for bit.
